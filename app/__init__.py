@@ -1,0 +1,43 @@
+"""Analytics Automated: analysis programs as asynchronous web services, configured in YAML."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from app.config import Settings
+
+__version__ = "0.1.0"
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the WSGI app; nothing connects to the database until a request needs it."""
+    app = Flask(__name__)
+    settings = Settings.from_env().override(test_config)
+    if not settings.database_url:
+        raise RuntimeError("DATABASE_URL is not set (use `aa up` or `aa serve`, which start the embedded server)")
+    app.config.update(
+        SETTINGS=settings,
+        MAX_CONTENT_LENGTH=settings.max_upload_mb * 1024 * 1024,
+        API_TITLE="Analytics Automated",
+        API_VERSION=__version__,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="/api/docs/assets/",
+        API_SPEC_OPTIONS={
+            "info": {"description": "Run configured analysis pipelines over HTTP."},
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        },
+    )
+    from app import database
+
+    database.init_app(app, settings)
+    from app.api import init_app as init_api
+
+    init_api(app)
+    logging.getLogger("app").setLevel(logging.INFO)
+    return app

@@ -1,0 +1,90 @@
+"""What every endpoint shares: the error format, authentication and settings."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+from flask import Flask, current_app, jsonify, request
+from flask_smorest import abort
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from app import database
+from app.config import Settings
+from app.errors import AppError
+from app.models import ApiToken
+from app.services import tokens
+
+log = logging.getLogger(__name__)
+
+
+def settings() -> Settings:
+    return current_app.config["SETTINGS"]
+
+
+def error_body(status: int, message: str, errors: dict | None = None):
+    """The one error shape: {code, status, message, errors}."""
+    body = {"code": status, "status": HTTPStatus(status).phrase, "message": message}
+    if errors:
+        body["errors"] = errors
+    return jsonify(body), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(AppError)
+    def _app_error(exc: AppError):
+        return error_body(exc.status, exc.message, exc.errors)
+
+    @app.errorhandler(OperationalError)
+    def _database_down(exc: OperationalError):
+        log.warning("database unavailable: %s", exc.orig)
+        return error_body(503, "The database is unavailable; try again shortly")
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        data = getattr(exc, "data", None) or {}
+        messages = data.get("messages")
+        errors = _flatten(messages) if messages else None
+        return error_body(exc.code or 500, data.get("message") or exc.description or "", errors)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return error_body(500, "Internal error; it has been logged")
+
+
+def _flatten(messages: dict) -> dict:
+    """webargs nests errors by location (json/form/query); clients want them by field."""
+    flat: dict = {}
+    for value in messages.values():
+        if isinstance(value, dict):
+            flat.update(value)
+    return flat or messages
+
+
+def bearer_token() -> ApiToken | None:
+    """The valid token sent with this request, if any; a wrong token is a 401."""
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        abort(401, message="Use 'Authorization: Bearer <token>'")
+    token = tokens.find(database.session(), value.strip())
+    if token is None:
+        abort(401, message="Unknown token")
+    return token
+
+
+def require_admin() -> ApiToken:
+    token = bearer_token()
+    if token is None:
+        abort(401, message="This endpoint needs an admin token (aa token create --admin)")
+    if not token.admin:
+        abort(403, message="This endpoint needs an admin token")
+    return token
+
+
+def client_address() -> str:
+    return request.remote_addr or ""

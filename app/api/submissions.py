@@ -1,0 +1,181 @@
+"""Submissions: submit a job, follow it, list them (admin)."""
+
+from __future__ import annotations
+
+import time
+
+from flask import request, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from app import database
+from app.api import requests as submission_requests
+from app.api.common import bearer_token, client_address, require_admin, settings
+from app.errors import NotFound, Unauthorized
+from app.models import SUBMISSION_DONE, Submission
+from app.services import listing, submissions
+
+
+class StepSchema(Schema):
+    name = fields.String()
+    task = fields.String(attribute="task_name")
+    state = fields.String()
+    exit_status = fields.Integer(allow_none=True)
+    attempts = fields.Integer()
+    started = fields.DateTime(allow_none=True)
+    finished = fields.DateTime(allow_none=True)
+    message = fields.String()
+    cached = fields.Boolean()
+
+
+class ResultSchema(Schema):
+    id = fields.Integer()
+    step = fields.String(attribute="step_name")
+    name = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+    media_type = fields.String()
+    url = fields.Method("_url")
+
+    def _url(self, result) -> str:
+        return url_for("results.ResultItem", submission_id=result.submission_id, result_id=result.id)
+
+
+class ProgressSchema(Schema):
+    done = fields.Integer()
+    total = fields.Integer()
+
+
+class SubmissionSchema(Schema):
+    id = fields.UUID()
+    job = fields.String(attribute="job_name", allow_none=True)
+    name = fields.String()
+    state = fields.String()
+    message = fields.String()
+    priority = fields.String()
+    created = fields.DateTime()
+    started = fields.DateTime(allow_none=True)
+    finished = fields.DateTime(allow_none=True)
+    progress = fields.Method("_progress", metadata={"type": "object"})
+    steps = fields.List(fields.Nested(StepSchema))
+    results = fields.List(fields.Nested(ResultSchema))
+
+    def _progress(self, submission: Submission) -> dict:
+        done = sum(1 for s in submission.steps if s.finished is not None)
+        return {"done": done, "total": len(submission.steps)}
+
+
+class SubmissionSummarySchema(Schema):
+    id = fields.UUID()
+    job = fields.String(attribute="job_name", allow_none=True)
+    name = fields.String()
+    state = fields.String()
+    created = fields.DateTime()
+    finished = fields.DateTime(allow_none=True)
+
+
+class WaitArgs(Schema):
+    wait = fields.Float(load_default=0, validate=validate.Range(min=0, max=60),
+                        metadata={"description": "answer once finished, or after this many seconds (≤ 60)"})
+
+
+class ListArgs(Schema):
+    job = fields.String()
+    state = fields.String()
+    since = fields.DateTime()
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+SUBMIT_BODY = {
+    "content": {
+        "multipart/form-data": {"schema": {"type": "object", "properties": {
+            "job": {"type": "string"}, "name": {"type": "string"},
+            "priority": {"type": "string", "enum": ["low", "normal", "high"]},
+            "cache": {"type": "boolean"},
+            "input_data": {"type": "string", "format": "binary"}},
+            "required": ["job"], "additionalProperties": True}},
+        "application/json": {"schema": {"type": "object", "properties": {
+            "job": {"type": "string"}, "name": {"type": "string"},
+            "priority": {"type": "string", "enum": ["low", "normal", "high"]},
+            "cache": {"type": "boolean"},
+            "params": {"type": "object", "additionalProperties": True},
+            "inputs": {"type": "object", "additionalProperties": {"type": "object", "properties": {
+                "content": {"type": "string"}, "encoding": {"type": "string", "enum": ["utf-8", "base64"]},
+                "filename": {"type": "string"}}, "required": ["content"]}}},
+            "required": ["job"]}},
+    },
+}
+
+blp = Blueprint("submissions", __name__, url_prefix="/api/submissions", description="Submissions of jobs")
+
+
+@blp.route("")
+class Submissions(MethodView):
+    @blp.arguments(WaitArgs, location="query")
+    @blp.doc(requestBody=SUBMIT_BODY)
+    @blp.response(201, SubmissionSchema)
+    def post(self, args):
+        """Submit a job: multipart (file fields per input, parameter fields by alias) or JSON."""
+        session = database.session()
+        token = bearer_token()
+        if settings().require_api_key and token is None:
+            raise Unauthorized("Submitting needs an API token")
+        parsed = submission_requests.read(request)
+        submission = submissions.submit(
+            session, job=parsed.job, params=parsed.params, inputs=parsed.inputs, name=parsed.name,
+            priority=parsed.priority, use_cache=parsed.use_cache,
+            client=f"token:{token.id}" if token else client_address(), token_id=token.id if token else None,
+        )
+        session.commit()
+        if args["wait"]:
+            submission = _wait(submission.id, args["wait"])
+        location = url_for("submissions.SubmissionItem", submission_id=submission.id)
+        return submission, 201, {"Location": location}
+
+    @blp.arguments(ListArgs, location="query")
+    @blp.response(200, SubmissionSummarySchema(many=True))
+    def get(self, args):
+        """List submissions, newest first (admin)."""
+        require_admin()
+        return listing.submissions(database.session(), **args)
+
+
+@blp.route("/<submission_id>")
+class SubmissionItem(MethodView):
+    @blp.arguments(WaitArgs, location="query")
+    @blp.response(200, SubmissionSchema)
+    def get(self, args, submission_id: str):
+        """A submission's state, steps, progress and results."""
+        submission = readable(submission_id)
+        if args["wait"] and submission.state not in SUBMISSION_DONE:
+            submission = _wait(submission.id, args["wait"])
+        return submission
+
+
+def readable(submission_id: str) -> Submission:
+    """The submission, if this caller may read it (its id is the capability; with
+    AA_REQUIRE_API_KEY, also the token that made it)."""
+    submission = submissions.get(database.session(), submission_id)
+    if settings().require_api_key and submission.token_id is not None:
+        token = bearer_token()
+        if token is None or (token.id != submission.token_id and not token.admin):
+            raise NotFound("No such submission")
+    return submission
+
+
+def _wait(submission_id, seconds: float) -> Submission:
+    session = database.session()
+    deadline = time.monotonic() + seconds
+    delay = 0.005
+    while True:
+        session.expire_all()
+        submission = submissions.get(session, submission_id)
+        session.rollback()
+        if submission.state in SUBMISSION_DONE or time.monotonic() >= deadline:
+            return submission
+        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 2, 0.1)
+
+

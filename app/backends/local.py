@@ -1,0 +1,87 @@
+"""The `local` backend: run an argv list as a child process in its own process group."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    """How a child process ended."""
+
+    exit_status: int | None
+    timed_out: bool = False
+    stopped: bool = False
+    start_error: str | None = None
+
+
+def run(
+    argv: list[str],
+    *,
+    workdir: Path,
+    env: dict[str, str],
+    stdout_path: Path,
+    stderr_path: Path,
+    timeout: float | None = None,
+    grace: float = 5.0,
+    stop: threading.Event | None = None,
+) -> ProcessResult:
+    """Run `argv` (never through a shell) and wait for it, its timeout, or `stop`.
+
+    On timeout or stop the whole process group gets SIGTERM, then SIGKILL after `grace` seconds.
+    """
+    with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
+        try:
+            process = subprocess.Popen(  # noqa: S603 - argv list, no shell
+                argv, cwd=workdir, env=env, stdout=out, stderr=err,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+        except OSError as exc:
+            return ProcessResult(exit_status=None, start_error=exc.strerror or type(exc).__name__)
+        deadline = time.monotonic() + timeout if timeout else None
+        while True:
+            wait = 0.2 if stop is not None else None
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                wait = remaining if wait is None else min(wait, remaining)
+            try:
+                return ProcessResult(exit_status=_status(process.wait(max(wait, 0) if wait is not None else None)))
+            except subprocess.TimeoutExpired:
+                pass
+            if stop is not None and stop.is_set():
+                _kill_group(process, grace)
+                return ProcessResult(exit_status=_status(process.returncode), stopped=True)
+            if deadline is not None and time.monotonic() >= deadline:
+                _kill_group(process, grace)
+                return ProcessResult(exit_status=_status(process.returncode), timed_out=True)
+
+
+def _status(returncode: int | None) -> int | None:
+    """Exit status as a shell reports it: 128 + N for death by signal N."""
+    if returncode is None:
+        return None
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _kill_group(process: subprocess.Popen, grace: float) -> None:
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            process.wait(wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    # Grandchildren may outlive the leader; make sure the group is gone.
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

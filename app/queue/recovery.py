@@ -1,0 +1,42 @@
+"""Finding steps whose worker died, and giving them another attempt or marking them Crash."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.models import Step, StepState
+from app.services import steps
+
+log = logging.getLogger(__name__)
+
+_PRUNE = text("SELECT worker_id FROM procrastinate_prune_stalled_workers_v1(:seconds)")
+# Jobs in 'doing' whose worker is gone (pruned workers leave worker_id NULL).
+_STALLED = text(
+    "SELECT id, (args->>'step_id')::bigint AS step_id FROM procrastinate_jobs "
+    "WHERE status = 'doing' AND worker_id IS NULL FOR UPDATE SKIP LOCKED"
+)
+_RETRY = text("SELECT procrastinate_retry_job_v2(:job_id, now(), NULL, NULL, NULL)")
+
+
+def recover_stalled(session: Session, settings: Settings) -> int:
+    """Requeue (or Crash) the steps of workers silent for longer than the stall limit."""
+    pruned = session.execute(_PRUNE, {"seconds": settings.stalled_after_seconds}).scalars().all()
+    if pruned:
+        log.warning("workers %s stopped sending heartbeats", pruned)
+    count = 0
+    for job_id, step_id in session.execute(_STALLED).all():
+        step = session.get(Step, step_id)
+        count += 1
+        if step is None or step.state != StepState.RUNNING:
+            steps.finish_queue_job(session, job_id)
+        elif step.attempts <= step.task.get("retries", 0):
+            log.warning("step %s lost its worker; attempt %d will follow", step_id, step.attempts + 1)
+            session.execute(_RETRY, {"job_id": job_id})
+        else:
+            steps.crash(session, queue_job_id=job_id, step=step,
+                        message=f"Step {step.name} was lost: its worker stopped responding")
+    return count

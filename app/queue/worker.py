@@ -1,0 +1,130 @@
+"""The worker: runner threads that claim steps from Procrastinate's queue table and run them.
+
+Queue rows, their states and worker heartbeats are Procrastinate's (its schema and versioned SQL
+functions); the loop is ours so that a claimed step, its outcome and the deferral of the next
+steps are each one short transaction on one connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+from app.db import libpq_url, transaction
+from app.models import Step
+from app.queue import recovery
+from app.queue.wakeup import Wakeup, listen
+from app.services import steps
+from app.services.execution import FAIL, Outcome, execute
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    """One worker process: a listener, a heartbeat and `concurrency` runner threads."""
+
+    def __init__(
+        self, *, sessions: sessionmaker[Session], settings: Settings, queues: list[str] | None = None,
+        concurrency: int = 1,
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.queues = queues or None
+        self.concurrency = concurrency
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self.stop_event = threading.Event()
+        self.wakeup = Wakeup()
+        self.worker_id: int | None = None
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        """Register with Procrastinate's workers table and start the threads."""
+        with transaction(self.sessions) as session:
+            self.worker_id = session.execute(text("SELECT worker_id FROM procrastinate_register_worker_v1()")).scalar_one()
+        dsn = libpq_url(self.sessions.kw["bind"].url.render_as_string(hide_password=False))
+        targets = [(listen, (dsn, self.queues, self.wakeup, self.stop_event)), (self._heartbeat, ())]
+        targets += [(self._run, ()) for _ in range(self.concurrency)]
+        for target, args in targets:
+            thread = threading.Thread(target=target, args=args, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        log.info("worker %s (id %s) serving %s with %d threads", self.name, self.worker_id,
+                 self.queues or "all queues", self.concurrency)
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop taking work, let running steps finish, and unregister."""
+        self.stop_event.set()
+        self.wakeup.notify()
+        for thread in self._threads:
+            thread.join(timeout)
+        try:
+            with transaction(self.sessions) as session:
+                session.execute(text("SELECT procrastinate_unregister_worker_v1(:id)"), {"id": self.worker_id})
+        except DBAPIError:
+            log.warning("could not unregister worker %s", self.worker_id)
+
+    def run_forever(self) -> None:
+        self.start()
+        try:
+            while not self.stop_event.wait(1.0):
+                pass
+        finally:
+            self.stop()
+
+    def _run(self) -> None:
+        while not self.stop_event.is_set():
+            seen = self.wakeup.generation
+            try:
+                worked = self.run_one()
+            except DBAPIError as exc:
+                log.warning("database unavailable (%s); retrying", exc.orig)
+                self.stop_event.wait(1.0)
+                continue
+            if not worked:
+                self.wakeup.wait(seen, self.settings.poll_seconds)
+
+    def run_one(self) -> bool:
+        """Claim and run one step; False when the queue had nothing for us."""
+        with transaction(self.sessions) as session:
+            claim = steps.claim(session, queues=self.queues, worker_id=self.worker_id, worker=self.name)
+        if claim is None:
+            return False
+        if claim.work is not None:
+            try:
+                outcome = execute(claim.work, self.settings)
+            except Exception as exc:  # a broken template or an unwritable disk must not kill the worker
+                log.exception("step %s could not be run", claim.work.step_id)
+                outcome = Outcome(FAIL, None, f"Step {claim.work.step_name} could not be run: {exc}")
+            self._record(claim, outcome)
+        return True
+
+    def _record(self, claim: steps.Claim, outcome: Outcome) -> None:
+        # The outcome must not be lost to a passing database outage: retry until recorded.
+        while True:
+            try:
+                with transaction(self.sessions) as session:
+                    steps.record(session, queue_job_id=claim.queue_job_id, work=claim.work, outcome=outcome)
+                return
+            except DBAPIError as exc:
+                log.warning("could not record step %s (%s); retrying", claim.work.step_id, exc.orig)
+                time.sleep(1.0)
+
+    def _heartbeat(self) -> None:
+        while not self.stop_event.wait(self.settings.heartbeat_seconds):
+            try:
+                with transaction(self.sessions) as session:
+                    session.execute(text("SELECT procrastinate_update_heartbeat_v1(:id)"), {"id": self.worker_id})
+                    recovery.recover_stalled(session, self.settings)
+            except DBAPIError as exc:
+                log.warning("heartbeat failed (%s)", exc.orig)
+
+
+__all__ = ["Step", "Worker"]

@@ -1,0 +1,85 @@
+"""The catalog in the database: atomic load of a configuration, dump, and look-ups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from app.errors import Forbidden, InvalidInput
+from app.models import Backend, Job, Task
+from app.models.base import utcnow
+from app.services.catalog_schema import dump_config, parse_config
+
+
+def load(session: Session, document: str | bytes | dict) -> dict[str, Any]:
+    """Replace the whole catalog with `document`, inside the caller's transaction.
+
+    Jobs and tasks that disappear are deleted; their old submissions stay readable (job → null).
+    """
+    catalog = parse_config(document)
+    session.execute(select(Job.name).with_for_update())  # one loader at a time
+    kinds = [
+        (Backend, catalog["backends"], lambda i, spec: Backend(
+            name=spec["name"], type=spec["type"], position=i, spec=spec)),
+        (Task, catalog["tasks"], lambda i, spec: Task(
+            name=spec["name"], backend_name=spec["backend"], position=i, spec=spec)),
+        (Job, catalog["jobs"], lambda i, spec: Job(
+            name=spec["name"], runnable=spec["runnable"], position=i, spec=spec, updated=utcnow())),
+    ]
+    for _model, specs, build in kinds:  # referenced rows first
+        for position, spec in enumerate(specs):
+            session.merge(build(position, spec))
+        session.flush()
+    for model, specs, _build in reversed(kinds):  # referencing rows first
+        session.execute(delete(model).where(model.name.not_in([spec["name"] for spec in specs])))
+    return catalog
+
+
+def current(session: Session) -> dict[str, Any]:
+    """The catalog as a normalised configuration dict."""
+    def specs(model: type) -> list[dict]:
+        return [row.spec for row in session.execute(select(model).order_by(model.position)).scalars()]
+
+    return {"version": 1, "backends": specs(Backend), "tasks": specs(Task), "jobs": specs(Job)}
+
+
+def dump(session: Session) -> str:
+    """The catalog as YAML; loading it into an empty database gives the same dump."""
+    return dump_config(current(session))
+
+
+def is_empty(session: Session) -> bool:
+    return session.execute(select(Job.name).limit(1)).first() is None
+
+
+def list_jobs(session: Session, *, include_hidden: bool = False) -> list[Job]:
+    query = select(Job).order_by(Job.position)
+    if not include_hidden:
+        query = query.where(Job.runnable)
+    return list(session.execute(query).scalars())
+
+
+def get_job(session: Session, name: str) -> Job | None:
+    return session.get(Job, name)
+
+
+def runnable_job(session: Session, name: Any) -> Job:
+    """The job a client wants to run, or a 4xx error saying why it cannot."""
+    if not isinstance(name, str) or not name:
+        raise InvalidInput("A job name is required", errors={"job": ["is required"]})
+    job = session.get(Job, name)
+    if job is None:
+        raise InvalidInput(f"There is no job named {name!r}", errors={"job": ["unknown job"]})
+    if not job.runnable:
+        raise Forbidden(f"Job {name} is present but currently disabled")
+    return job
+
+
+def tasks_by_name(session: Session, names: set[str]) -> dict[str, dict[str, Any]]:
+    """Task specs with their backend spec embedded under `backend`, as steps snapshot them."""
+    rows = session.execute(
+        select(Task, Backend).join(Backend, Task.backend_name == Backend.name).where(Task.name.in_(names))
+    ).all()
+    return {task.name: {**task.spec, "backend": backend.spec} for task, backend in rows}

@@ -1,0 +1,409 @@
+"""The YAML configuration format (SPEC §3): parsing, validation into a normalised form, dumping.
+
+Marshmallow schemas check the shape of every item (unknown keys refused); their nested errors are
+flattened into document paths such as `tasks[2].parameters[0].type`; then the semantic checks of
+`app.services.catalog_checks` run. Every error is collected before one ConfigError is raised.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, ClassVar, NoReturn
+
+import yaml
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from app.errors import ConfigError
+from app.services.catalog_checks import (
+    IDENT,
+    Errors,
+    add_error,
+    check_catalog,
+    check_cron,
+    check_regex,
+    check_suffix,
+    default_after,
+    default_inputs,
+    environment_mapping,
+    exit_code_mapping,
+    finite_number,
+    free_mapping,
+)
+from app.services.parameters import TYPES
+
+KINDS = ("backends", "tasks", "jobs")
+BACKEND_TYPES = ("local", "python", "slurm", "gridengine")
+INCOMPLETE_ACTIONS = ("fail", "continue", "terminate")
+MAX_NAME = 64  # the catalog tables' name columns
+MAX_INT = 2**31 - 1
+_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+_FUNCTION = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*\Z", re.ASCII)
+_SUMMARY_COUNT = 3
+_PLAIN = {  # marshmallow's messages, said our way
+    "Missing data for required field.": "is required",
+    "Field may not be null.": "must not be null",
+    "Not a valid string.": "must be a string",
+    "Not a valid list.": "must be a list",
+    "Not a valid mapping type.": "must be a mapping",
+    "Invalid input type.": "must be a mapping",
+    "Unknown field.": "unknown key",
+    "Not a valid utf-8 string.": "must be valid UTF-8 text",
+}
+
+
+# --- YAML ---------------------------------------------------------------------------------------
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML where dates stay strings and a key given twice in a mapping is an error."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _construct_map(loader: _Loader, node: yaml.MappingNode) -> Any:
+    seen: set[tuple[str, str]] = set()
+    for key_node, _ in node.value:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+            key = (key_node.tag, key_node.value)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark,
+                    f"found duplicate key {key_node.value!r}", key_node.start_mark,
+                )
+            seen.add(key)
+    yield from loader.construct_yaml_map(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+
+
+def _documents(source: str | bytes | dict | list) -> list[Any]:
+    if isinstance(source, dict):
+        return [source]
+    if isinstance(source, list):
+        return [doc for doc in source if doc is not None]
+    if isinstance(source, bytes):
+        try:
+            source = source.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            _fail_whole(f"the configuration is not valid UTF-8 (byte {exc.start})")
+    if not isinstance(source, str):
+        _fail_whole("the configuration must be YAML text or a mapping")
+    try:
+        return [doc for doc in yaml.load_all(source, Loader=_Loader) if doc is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        _fail_whole(f"invalid YAML{where}: {problem}")
+
+
+def _fail_whole(message: str) -> NoReturn:
+    raise ConfigError(message, errors={"": [message]})
+
+
+# --- Structure ----------------------------------------------------------------------------------
+
+
+class _Str(fields.String):
+    default_error_messages: ClassVar[dict[str, str]] = {"nul": "must not contain NUL characters"}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise self.make_error("nul")
+        return text
+
+
+class _Field(fields.Field):
+    """A field whose value is checked and converted by one function that raises ValidationError."""
+
+    def __init__(self, convert: Callable[[Any], Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.convert = convert
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        return self.convert(value)
+
+
+def _accept(test: Callable[[Any], bool], message: str) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        if not test(value):
+            raise ValidationError(message)
+        return value
+
+    return convert
+
+
+_bool = _accept(lambda v: isinstance(v, bool), "must be true or false")
+_int = _accept(lambda v: isinstance(v, int) and not isinstance(v, bool), "must be an integer")
+_number = _accept(finite_number, "must be a finite number")
+_scalar = _accept(  # a parameter value as written in YAML
+    lambda v: isinstance(v, bool) or finite_number(v) or isinstance(v, str) and "\x00" not in v,
+    "must be a string, a number or a boolean",
+)
+
+
+def _matching(rx: re.Pattern[str], shown: str, limit: int = MAX_NAME) -> Any:
+    def check(value: str) -> None:
+        if not rx.match(value):
+            raise ValidationError(f"must match {shown}")
+        if len(value) > limit:
+            raise ValidationError(f"must be at most {limit} characters long")
+
+    return check
+
+
+_name_check = _matching(_NAME, "[a-z][a-z0-9_]*")
+_ident_check = _matching(IDENT, "[A-Za-z_][A-Za-z0-9_]*")
+_alias_check = _matching(IDENT, "[A-Za-z_][A-Za-z0-9_]*", 2 * MAX_NAME + 1)
+_nonempty = validate.Length(min=1, error="must not be empty")
+
+
+def _one_of(choices: tuple[str, ...]) -> validate.OneOf:
+    return validate.OneOf(choices, error="must be one of {choices}")
+
+
+class _Schema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class BackendSchema(_Schema):
+    name = _Str(required=True, validate=_name_check)
+    type = _Str(required=True, validate=_one_of(BACKEND_TYPES))
+    root_path = _Str(load_default=None, allow_none=True, validate=_nonempty)
+    options = _Field(free_mapping, load_default=dict)
+
+
+class ParameterSchema(_Schema):
+    name = _Str(required=True, validate=_ident_check)
+    type = _Str(load_default="string", validate=_one_of(TYPES))
+    flag = _Str(load_default="")
+    default = _Field(_scalar, load_default=None, allow_none=True)
+    required = _Field(_bool, load_default=False)
+    description = _Str(load_default="")
+    rest_alias = _Str(load_default=None, validate=_alias_check)  # None: filled by the checks
+    spacing = _Field(_bool, load_default=True)
+    switchless = _Field(_bool, load_default=False)
+    choices = fields.List(_Field(_scalar), load_default=list)
+    min = _Field(_number, load_default=None, allow_none=True)
+    max = _Field(_number, load_default=None, allow_none=True)
+    pattern = _Str(load_default=None, allow_none=True, validate=check_regex)
+
+
+class TaskSchema(_Schema):
+    name = _Str(required=True, validate=_name_check)
+    description = _Str(load_default="")
+    backend = _Str(required=True, validate=_name_check)
+    executable = _Str(load_default=None, allow_none=True, validate=_nonempty)
+    function = _Str(load_default=None, allow_none=True, validate=_matching(_FUNCTION, "module.path:callable", 1000))
+    in_globs = fields.List(_Str(validate=[_nonempty, check_suffix]), load_default=list)
+    out_globs = fields.List(_Str(validate=[_nonempty, check_suffix]), load_default=list)
+    stdout_glob = _Str(load_default=None, allow_none=True, validate=[_nonempty, check_suffix])
+    parameters = fields.List(fields.Nested(ParameterSchema), load_default=list)
+    environment = _Field(environment_mapping, load_default=dict)
+    exit_codes = _Field(exit_code_mapping, load_default=dict)
+    incomplete_outputs = _Str(load_default="fail", validate=_one_of(INCOMPLETE_ACTIONS))
+    timeout = _Field(_int, load_default=None, allow_none=True, validate=validate.Range(1, MAX_INT, error="must be from {min} to {max}"))
+    retries = _Field(_int, load_default=0, validate=validate.Range(0, MAX_INT, error="must be from {min} to {max}"))
+    cache = _Field(_bool, load_default=False)
+    resources = _Field(free_mapping, load_default=dict)
+
+
+class InputSchema(_Schema):
+    name = _Str(required=True, validate=_ident_check)
+    glob = _Str(load_default="", validate=check_suffix)
+    validators = fields.List(_Str(validate=_nonempty), load_default=None)  # None: the job's
+    required = _Field(_bool, load_default=True)
+
+
+class StepSchema(_Schema):
+    name = _Str(load_default=None, validate=_name_check)  # None: the task's name
+    task = _Str(required=True, validate=_name_check)
+    after = fields.List(_Str(validate=_name_check), load_default=None)  # None: the step before
+
+
+class ScheduleSchema(_Schema):
+    cron = _Str(required=True, validate=check_cron)
+    params = _Field(free_mapping, load_default=dict)
+
+
+class JobSchema(_Schema):
+    name = _Str(required=True, validate=_name_check)
+    description = _Str(load_default="")
+    runnable = _Field(_bool, load_default=True)
+    inputs = fields.List(fields.Nested(InputSchema), load_default=None)  # None: one default input
+    validators = fields.List(_Str(validate=_nonempty), load_default=list)
+    steps = fields.List(
+        fields.Nested(StepSchema), required=True, validate=validate.Length(min=1, error="must have at least one step")
+    )
+    schedule = fields.Nested(ScheduleSchema, load_default=None, allow_none=True)
+
+
+class DocumentSchema(_Schema):
+    version = _Field(_int, load_default=1, validate=validate.Equal(1, error="must be 1"))
+    backends = fields.List(fields.Raw(), load_default=list, allow_none=True)
+    tasks = fields.List(fields.Raw(), load_default=list, allow_none=True)
+    jobs = fields.List(fields.Raw(), load_default=list, allow_none=True)
+
+
+_DOCUMENT = DocumentSchema()
+_ITEMS: dict[str, Schema] = {"backends": BackendSchema(), "tasks": TaskSchema(), "jobs": JobSchema()}
+
+
+def flatten_errors(messages: Any, path: str = "") -> Errors:
+    """Marshmallow's nested error messages as {document path: [message, ...]}."""
+    flat: Errors = {}
+
+    def walk(node: Any, at: str) -> None:
+        if isinstance(node, dict):
+            for key, sub in node.items():
+                if key == "_schema":
+                    walk(sub, at)
+                elif isinstance(key, int):
+                    walk(sub, f"{at}[{key}]")
+                else:
+                    walk(sub, f"{at}.{key}" if at else str(key))
+        elif isinstance(node, list):
+            for sub in node:
+                walk(sub, at)
+        else:
+            add_error(flat, at, _PLAIN.get(str(node), str(node)))
+
+    walk(messages, path)
+    return flat
+
+
+# --- Public -------------------------------------------------------------------------------------
+
+
+def parse_config(text_or_data: str | bytes | dict | list) -> dict:
+    """Parse (YAML text, or parsed documents) and validate a configuration; return its normalised form."""
+    try:
+        documents = _documents(text_or_data)
+        return _validate(documents)
+    except RecursionError:
+        _fail_whole("the configuration is nested too deeply")
+
+
+def _validate(documents: list[Any]) -> dict:
+    errors: Errors = {}
+    catalog: dict[str, list[dict | None]] = {kind: [] for kind in KINDS}
+    failed: dict[str, set[str]] = {kind: set() for kind in KINDS}
+    for n, document in enumerate(documents):
+        prefix = f"documents[{n}]" if len(documents) > 1 else ""
+        try:
+            top = _DOCUMENT.load(document)
+        except ValidationError as exc:
+            _merge(errors, flatten_errors(exc.messages, prefix))
+            top = exc.valid_data if isinstance(exc.valid_data, dict) else {}
+        for kind in KINDS:
+            for item in top.get(kind) or []:
+                at = f"{kind}[{len(catalog[kind])}]"
+                try:
+                    catalog[kind].append(_ITEMS[kind].load(item))
+                except ValidationError as exc:
+                    _merge(errors, flatten_errors(exc.messages, at))
+                    catalog[kind].append(None)
+                    if isinstance(item, dict) and isinstance(item.get("name"), str):
+                        failed[kind].add(item["name"])
+    check_catalog(catalog, failed, errors)
+    if errors:
+        raise ConfigError(_summary(errors), errors=errors)
+    return {"version": 1, **catalog}
+
+
+def _merge(errors: Errors, more: Errors) -> None:
+    for path, messages in more.items():
+        errors.setdefault(path, []).extend(messages)
+
+
+def _summary(errors: Errors) -> str:
+    lines = [f"{path}: {message}" if path else message for path, messages in errors.items() for message in messages]
+    text = "; ".join(lines[:_SUMMARY_COUNT])
+    more = len(lines) - _SUMMARY_COUNT
+    return f"Invalid configuration: {text}" + (f" (and {more} more)" if more > 0 else "")
+
+
+_BACKEND_DEFAULTS: dict[str, Any] = {"root_path": None, "options": {}}
+_TASK_DEFAULTS: dict[str, Any] = {
+    "description": "", "executable": None, "function": None, "in_globs": [], "out_globs": [],
+    "stdout_glob": None, "parameters": [], "environment": {}, "exit_codes": {},
+    "incomplete_outputs": "fail", "timeout": None, "retries": 0, "cache": False, "resources": {},
+}
+_PARAMETER_DEFAULTS: dict[str, Any] = {
+    "type": "string", "flag": "", "default": None, "required": False, "description": "",
+    "spacing": True, "switchless": False, "choices": [], "min": None, "max": None, "pattern": None,
+}
+_JOB_DEFAULTS: dict[str, Any] = {"description": "", "runnable": True, "validators": [], "schedule": None}
+
+
+def _compact(item: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in item.items() if key not in defaults or not _same(value, defaults[key])}
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(item) for item in value]
+    return value
+
+
+def dump_config(catalog: dict) -> str:
+    """YAML text of a normalised catalog, defaults left out, so that parse_config(dump_config(c)) == c."""
+    tasks = {task["name"]: task for task in catalog["tasks"]}
+    document = {
+        "version": 1,
+        "backends": [_dump_backend(backend) for backend in catalog["backends"]],
+        "tasks": [_dump_task(task) for task in catalog["tasks"]],
+        "jobs": [_dump_job(job, tasks) for job in catalog["jobs"]],
+    }
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
+
+
+def _dump_backend(backend: dict[str, Any]) -> dict[str, Any]:
+    out = _compact(backend, _BACKEND_DEFAULTS)
+    if "options" in out:
+        out["options"] = _sorted(out["options"])
+    return out
+
+
+def _dump_task(task: dict[str, Any]) -> dict[str, Any]:
+    out = _compact(task, _TASK_DEFAULTS)
+    if "parameters" in out:
+        out["parameters"] = [
+            _compact(p, _PARAMETER_DEFAULTS | {"rest_alias": f"{task['name']}_{p['name']}"}) for p in task["parameters"]
+        ]
+    if "exit_codes" in out:
+        out["exit_codes"] = {int(code): out["exit_codes"][code] for code in sorted(out["exit_codes"], key=int)}
+    for key in ("environment", "resources"):
+        if key in out:
+            out[key] = _sorted(out[key])
+    return out
+
+
+def _dump_job(job: dict[str, Any], tasks: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    out = _compact(job, _JOB_DEFAULTS)
+    if job["inputs"] == default_inputs(job, tasks):
+        del out["inputs"]
+    else:
+        defaults = {"validators": job["validators"], "required": True}
+        out["inputs"] = [_compact(item, defaults) for item in job["inputs"]]
+    steps = job["steps"]
+    out["steps"] = [
+        _compact(step, {"name": step["task"], "after": default_after(steps, j)}) for j, step in enumerate(steps)
+    ]
+    if job["schedule"] is not None:
+        out["schedule"] = _sorted(_compact(job["schedule"], {"params": {}}))
+    return out

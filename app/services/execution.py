@@ -1,0 +1,125 @@
+"""Running one step attempt: stage its files, build its command, run it, judge the outcome.
+
+Nothing here touches the database: the caller loads a `StepWork` and records the `Outcome`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.backends import local
+from app.config import Settings
+from app.services import workspace
+from app.services.commands import build_argv
+from app.services.parameters import ParamSpec
+
+SUCCESS, TERMINATE, FAIL, RETRY = "success", "terminate", "fail", "retry"
+
+
+@dataclass
+class StepWork:
+    """Everything an attempt needs, loaded by the worker before it runs."""
+
+    step_id: int
+    attempt: int
+    submission_id: str
+    step_name: str
+    task: dict[str, Any]
+    params: dict[str, Any]
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    """What an attempt produced and what should happen next."""
+
+    action: str
+    exit_status: int | None
+    message: str = ""
+    outputs: list[tuple[str, bytes]] = field(default_factory=list)
+    stdout: str = ""
+    stderr: str = ""
+
+
+def execute(work: StepWork, settings: Settings, stop: threading.Event | None = None) -> Outcome:
+    """Run the attempt in a fresh working directory and judge its exit status and outputs."""
+    task = work.task
+    root = task["backend"].get("root_path") or settings.work_root
+    workdir = workspace.make_workdir(root, f"aa-{work.submission_id[:8]}-{work.step_name}-{work.attempt}-")
+    try:
+        staged = workspace.stage(workdir, work.files)
+        logs = workdir / ".aa"
+        logs.mkdir()
+        stdout_path, stderr_path = logs / "stdout", logs / "stderr"
+        argv = _argv(work, staged, workdir)
+        env = {**os.environ, **task.get("environment", {})}
+        result = local.run(
+            argv, workdir=workdir, env=env, stdout_path=stdout_path, stderr_path=stderr_path,
+            timeout=task.get("timeout"), grace=settings.kill_grace_seconds, stop=stop,
+        )
+        if task.get("stdout_glob") and result.start_error is None:
+            (workdir / f"{work.submission_id}{task['stdout_glob']}").write_bytes(stdout_path.read_bytes())
+        produced = workspace.collect(workdir, task.get("out_globs", []), staged)
+        outcome = judge(work.step_name, task, result, [p.name for p in produced])
+        outcome.outputs = [(p.name, p.read_bytes()) for p in produced]
+        outcome.stdout = _tail(stdout_path, settings.log_limit_bytes)
+        outcome.stderr = _tail(stderr_path, settings.log_limit_bytes)
+        return outcome
+    finally:
+        workspace.remove_workdir(workdir, settings.keep_workdirs)
+
+
+def _argv(work: StepWork, staged: list[str], workdir: Path) -> list[str]:
+    task = work.task
+    specs = [ParamSpec.from_dict(p) for p in task.get("parameters", [])]
+    return build_argv(
+        task["executable"],
+        inputs=[workspace.matching(staged, glob) for glob in task.get("in_globs", [])],
+        out_globs=task.get("out_globs", []),
+        params=[(spec, work.params.get(spec.name)) for spec in specs],
+        stem=work.submission_id,
+        workdir=str(workdir),
+    )
+
+
+def judge(step: str, task: dict[str, Any], result: local.ProcessResult, produced: list[str]) -> Outcome:
+    """Map an exit status and the outputs found to an action, per SPEC §4.4 and §4.5."""
+    status = result.exit_status
+    if result.start_error is not None:
+        return Outcome(FAIL, None, f"Step {step} could not start its program: {result.start_error}")
+    if result.stopped:
+        return Outcome(FAIL, status, f"Step {step} was stopped")
+    if result.timed_out:
+        return Outcome(FAIL, status, f"Step {step} timed out after {task['timeout']} s and was killed")
+    mapped = task.get("exit_codes", {}).get(str(status)) if status else None
+    if status != 0 and mapped in (None, "fail"):
+        return Outcome(FAIL, status, f"Step {step} failed with exit status {status}")
+    if mapped == "retry":
+        return Outcome(RETRY, status, f"Step {step} asked to be retried (exit status {status})")
+    if mapped == "terminate":
+        return Outcome(TERMINATE, status, f"Step {step} ended the job early (exit status {status})")
+    absent = workspace.missing(task.get("out_globs", []), produced)
+    if absent:
+        policy = task.get("incomplete_outputs", "fail")
+        message = f"Step {step} did not produce {', '.join(absent)}"
+        if policy == "fail":
+            return Outcome(FAIL, status, message)
+        if policy == "terminate":
+            return Outcome(TERMINATE, status, message + "; the job ended early")
+        return Outcome(SUCCESS, status, message)
+    return Outcome(SUCCESS, status, "")
+
+
+def _tail(path: Path, limit: int) -> str:
+    """The last `limit` bytes of a log, as text."""
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        handle.seek(max(0, size - limit))
+        data = handle.read()
+    text = data.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+    return text if size <= limit else f"[... {size - limit} bytes omitted ...]\n" + text

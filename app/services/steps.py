@@ -1,0 +1,191 @@
+"""Step life cycle in the database: claim an attempt, record its outcome, chain the DAG.
+
+Every function runs inside the caller's transaction and first locks the submission row, so the
+steps of one submission change one at a time and "last parent done" is seen exactly once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from app.models import (
+    STEP_DONE,
+    Attempt,
+    Result,
+    Step,
+    StepState,
+    Submission,
+    SubmissionInput,
+    SubmissionState,
+)
+from app.models.base import utcnow
+from app.queue.chain import defer_steps
+from app.services import blobs, workspace
+from app.services.execution import FAIL, RETRY, SUCCESS, TERMINATE, Outcome, StepWork
+
+_FETCH = text("SELECT id, args FROM procrastinate_fetch_job_v2(CAST(:queues AS varchar[]), :worker_id)")
+_FINISH = text("SELECT procrastinate_finish_job_v1(:job_id, 'succeeded', true)")
+
+
+@dataclass
+class Claim:
+    """A queue job taken by a worker; `work` is None when there is nothing left to run."""
+
+    queue_job_id: int
+    work: StepWork | None
+
+
+def claim(session: Session, *, queues: list[str] | None, worker_id: int, worker: str) -> Claim | None:
+    """Take the next queue job and start an attempt of its step; None when the queue is empty."""
+    row = session.execute(_FETCH, {"queues": queues, "worker_id": worker_id}).one()
+    if row.id is None:
+        return None
+    step_id = int(row.args["step_id"])
+    step = session.get(Step, step_id)
+    if step is None:
+        finish_queue_job(session, row.id)
+        return Claim(row.id, None)
+    submission = lock_submission(session, step.submission_id)
+    session.refresh(step)
+    if step.state not in (StepState.QUEUED, StepState.RUNNING) or submission.state in (
+        SubmissionState.CANCELLED, SubmissionState.ERROR, SubmissionState.CRASH,
+    ):
+        # Skipped or cancelled after it was queued: the queue job has nothing left to do.
+        finish_queue_job(session, row.id)
+        return Claim(row.id, None)
+    now = utcnow()
+    step.attempts += 1
+    step.state = StepState.RUNNING
+    step.started = step.started or now
+    session.add(Attempt(step_id=step.id, number=step.attempts, worker=worker, started=now))
+    if submission.state == SubmissionState.SUBMITTED:
+        submission.state = SubmissionState.RUNNING
+        submission.started = now
+    work = StepWork(
+        step_id=step.id, attempt=step.attempts, submission_id=str(submission.id),
+        step_name=step.name, task=step.task, params=step.params,
+        files=_files_for(session, submission, step),
+    )
+    return Claim(row.id, work)
+
+
+def lock_submission(session: Session, submission_id: uuid.UUID) -> Submission:
+    return session.execute(
+        select(Submission).where(Submission.id == submission_id).with_for_update()
+    ).scalar_one()
+
+
+def finish_queue_job(session: Session, queue_job_id: int) -> None:
+    """Remove a finished queue job (our steps table keeps the history)."""
+    session.execute(_FINISH, {"job_id": queue_job_id})
+
+
+def _files_for(session: Session, submission: Submission, step: Step) -> list[tuple[str, bytes]]:
+    """The submission's inputs, then its ancestors' results, that match the step's in_globs."""
+    globs = step.task.get("in_globs", [])
+    ancestors = _ancestors(submission.steps, step)
+    wanted: list[tuple[str, str]] = [
+        (i.filename, i.sha256) for i in submission.inputs if any(i.filename.endswith(g) for g in globs)
+    ]
+    results = session.execute(
+        select(Result).where(Result.submission_id == submission.id).order_by(Result.id)
+    ).scalars()
+    by_step: dict[str, list[Result]] = {}
+    for result in results:
+        by_step.setdefault(result.step_name, []).append(result)
+    for ancestor in ancestors:
+        wanted += [(r.name, r.sha256) for r in by_step.get(ancestor.name, []) if
+                   any(r.name.endswith(g) for g in globs)]
+    contents = blobs.get_many(session, {sha for _, sha in wanted})
+    return [(name, contents[sha]) for name, sha in wanted]
+
+
+def _ancestors(steps: list[Step], step: Step) -> list[Step]:
+    """Every step `step` depends on, directly or not, in job order."""
+    by_name = {s.name: s for s in steps}
+    seen: set[str] = set()
+    todo = list(step.after)
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(by_name[name].after)
+    return [s for s in steps if s.name in seen]
+
+
+def record(session: Session, *, queue_job_id: int, work: StepWork, outcome: Outcome) -> None:
+    """Store an attempt's outcome and results, and move the submission's DAG on, in one transaction."""
+    step = session.get(Step, work.step_id)
+    submission = lock_submission(session, step.submission_id)
+    session.refresh(step)
+    finish_queue_job(session, queue_job_id)
+    if step.state != StepState.RUNNING or step.attempts != work.attempt:
+        return  # cancelled, or superseded by a later attempt: keep what is recorded
+    now = utcnow()
+    attempt = session.get(Attempt, (step.id, work.attempt))
+    attempt.exit_status, attempt.outcome, attempt.finished = outcome.exit_status, outcome.action, now
+    attempt.stdout, attempt.stderr = outcome.stdout, outcome.stderr
+    step.exit_status, step.message = outcome.exit_status, outcome.message
+    _store_outputs(session, submission, step, outcome)
+    if outcome.action == RETRY and step.attempts <= step.task.get("retries", 0):
+        step.state = StepState.QUEUED
+        defer_steps(session, [step], priority=submission.priority)
+        return
+    step.finished = now
+    if outcome.action == SUCCESS:
+        step.state = StepState.COMPLETE
+        _release_children(session, submission, step)
+    elif outcome.action == TERMINATE:
+        step.state = StepState.COMPLETE
+        _skip_rest(submission)
+    else:
+        step.state = StepState.ERROR
+        _skip_rest(submission)
+        _end(submission, SubmissionState.ERROR, outcome.message or f"Step {step.name} failed")
+    if all(s.state in STEP_DONE for s in submission.steps) and submission.finished is None:
+        _end(submission, SubmissionState.COMPLETE, step.message if outcome.action == TERMINATE else "")
+
+
+def crash(session: Session, *, queue_job_id: int | None, step: Step, message: str) -> None:
+    """Mark a step whose attempts the system lost (a dead worker) as Crash, and its submission."""
+    submission = lock_submission(session, step.submission_id)
+    session.refresh(step)
+    if queue_job_id is not None:
+        finish_queue_job(session, queue_job_id)
+    step.state, step.message, step.finished = StepState.CRASH, message, utcnow()
+    _skip_rest(submission)
+    _end(submission, SubmissionState.CRASH, message)
+
+
+def _store_outputs(session: Session, submission: Submission, step: Step, outcome: Outcome) -> None:
+    for name, data in outcome.outputs:
+        sha = blobs.put(session, data)
+        session.add(Result(
+            submission_id=submission.id, step_id=step.id, step_name=step.name, name=name,
+            sha256=sha, size=len(data), media_type=workspace.media_type(name, data),
+        ))
+
+
+def _release_children(session: Session, submission: Submission, step: Step) -> None:
+    ready = []
+    for child in submission.steps:
+        if step.name in child.after and child.state == StepState.PENDING:
+            child.waiting_for -= 1
+            if child.waiting_for == 0:
+                ready.append(child)
+    defer_steps(session, ready, priority=submission.priority)
+
+
+def _skip_rest(submission: Submission) -> None:
+    for other in submission.steps:
+        if other.state in (StepState.PENDING, StepState.QUEUED):
+            other.state = StepState.SKIPPED
+
+
+def _end(submission: Submission, state: SubmissionState, message: str) -> None:
+    if submission.finished is None:
+        submission.state, submission.message, submission.finished = state, message, utcnow()

@@ -1,0 +1,128 @@
+"""Submitting a job: validate everything, then store it and queue its root steps in one go."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from app.errors import InvalidInput, NotFound, ParameterError, ValidationFailed
+from app.models import Step, Submission, SubmissionInput
+from app.queue.chain import defer_steps
+from app.services import blobs, catalog, validators
+from app.services.parameters import ParamSpec, resolve_values
+
+PRIORITIES = ("low", "normal", "high")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One input file as the client sent it; `filename` is metadata only."""
+
+    data: bytes
+    filename: str = ""
+
+
+def submit(
+    session: Session, *, job: Any, params: dict[str, Any], inputs: dict[str, Upload],
+    name: str = "", priority: str = "normal", client: str = "", token_id: int | None = None,
+    use_cache: bool = True,
+) -> Submission:
+    """Validate a submission fully, then store it and queue its root steps (caller commits)."""
+    job_row = catalog.runnable_job(session, job)
+    spec = job_row.spec
+    if priority not in PRIORITIES:
+        raise InvalidInput("Invalid priority", errors={"priority": [f"must be one of {', '.join(PRIORITIES)}"]})
+    tasks = catalog.tasks_by_name(session, {step["task"] for step in spec["steps"]})
+    _check_inputs(spec, inputs)
+    values = _resolve_params(spec, tasks, params)
+    submission = Submission(
+        id=uuid.uuid4(), job_name=job_row.name, name=name[:128], priority=priority, client=client[:128],
+        token_id=token_id, use_cache=use_cache, params=values,
+    )
+    session.add(submission)
+    _store_inputs(session, submission, spec, inputs)
+    for position, step in enumerate(spec["steps"]):
+        submission.steps.append(Step(
+            position=position, name=step["name"], task_name=step["task"], task=tasks[step["task"]],
+            params=values.get(step["name"], {}), after=step["after"], waiting_for=len(step["after"]),
+        ))
+    session.flush()
+    defer_steps(session, [s for s in submission.steps if not s.after], priority=priority)
+    return submission
+
+
+def _check_inputs(spec: dict[str, Any], inputs: dict[str, Upload]) -> None:
+    declared = {i["name"]: i for i in spec["inputs"]}
+    errors: dict[str, list[str]] = {}
+    for unknown in sorted(set(inputs) - set(declared)):
+        errors[unknown] = [f"unknown input; this job takes {', '.join(declared) or 'no inputs'}"]
+    for input_name, declaration in declared.items():
+        upload = inputs.get(input_name)
+        if upload is None:
+            if declaration["required"]:
+                errors[input_name] = ["is required"]
+            continue
+        try:
+            validators.validate_all(declaration["validators"], upload.data)
+        except ValidationFailed as exc:
+            errors[input_name] = [exc.message]
+    if errors:
+        raise InvalidInput("Some inputs are missing, unknown or invalid", errors=errors)
+
+
+def _resolve_params(spec: dict[str, Any], tasks: dict[str, dict], given: dict[str, Any]) -> dict[str, dict]:
+    """Typed parameter values per step name; unknown aliases and bad values are 400s."""
+    values: dict[str, dict] = {}
+    errors: dict[str, list[str]] = {}
+    known: set[str] = set()
+    for step in spec["steps"]:
+        specs = [ParamSpec.from_dict(p) for p in tasks[step["task"]]["parameters"]]
+        known.update(s.rest_alias for s in specs)
+        try:
+            values[step["name"]] = resolve_values(specs, given)
+        except ParameterError as exc:
+            errors.update(exc.errors)
+    for alias in sorted(set(given) - known):
+        errors[alias] = ["unknown parameter"]
+    if errors:
+        raise ParameterError("Some parameters are missing or invalid", errors=errors)
+    return values
+
+
+def _store_inputs(session: Session, submission: Submission, spec: dict[str, Any], inputs: dict[str, Upload]) -> None:
+    stem = str(submission.id)
+    for position, declaration in enumerate(spec["inputs"]):
+        upload = inputs.get(declaration["name"])
+        if upload is None:
+            continue
+        infix = "" if position == 0 else f".{declaration['name']}"
+        submission.inputs.append(SubmissionInput(
+            position=position, name=declaration["name"], filename=f"{stem}{infix}{declaration['glob']}",
+            original_name=(upload.filename or "")[:255], sha256=blobs.put(session, upload.data),
+            size=len(upload.data),
+        ))
+
+
+def get(session: Session, submission_id: Any) -> Submission:
+    """A submission with its steps and results, or NotFound."""
+    try:
+        key = uuid.UUID(str(submission_id))
+    except ValueError:
+        raise NotFound("No such submission") from None
+    submission = session.execute(
+        select(Submission).where(Submission.id == key)
+        .options(selectinload(Submission.steps), selectinload(Submission.results))
+    ).scalar_one_or_none()
+    if submission is None:
+        raise NotFound("No such submission")
+    return submission
+
+
+def count_active(session: Session, client: str) -> int:
+    return session.execute(
+        select(func.count()).select_from(Submission).where(Submission.client == client, Submission.finished.is_(None))
+    ).scalar_one()
