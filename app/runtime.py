@@ -67,11 +67,14 @@ def serve(url: str, *, host: str, port: int, processes: int = 2) -> subprocess.P
     return subprocess.Popen(argv, env={**os.environ, "DATABASE_URL": url})  # noqa: S603
 
 
-def spawn_worker(url: str, *, concurrency: int, queues: list[str] | None = None) -> subprocess.Popen:
+def spawn_worker(
+    url: str, *, concurrency: int, queues: list[str] | None = None, env: dict[str, str] | None = None,
+) -> subprocess.Popen:
+    """Start `aa worker` as a child process."""
     argv = [sys.executable, "-m", "app", "worker", "--concurrency", str(concurrency)]
     if queues:
         argv += ["--queues", ",".join(queues)]
-    return subprocess.Popen(argv, env={**os.environ, "DATABASE_URL": url})  # noqa: S603
+    return subprocess.Popen(argv, env={**os.environ, **(env or {}), "DATABASE_URL": url})  # noqa: S603
 
 
 def run_worker(url: str, *, queues: list[str], concurrency: int) -> None:

@@ -1,8 +1,9 @@
 """Checks of configuration values, and of a configuration whose items passed the schemas.
 
-Value checks back the marshmallow fields of `app.services.catalog_schema`. References between items, uniqueness, the step DAG, parameter defaults and the defaults that
-depend on other items (parameter aliases, step names and parents, job inputs) live here;
-`app.services.catalog_schema` runs them after marshmallow has checked the shapes.
+Value checks back the marshmallow fields of `app.services.catalog_schema`. The catalog checks
+(references between items, uniqueness, the step DAG, parameter defaults) run after marshmallow
+has checked the shapes, and fill the defaults that depend on other items (parameter aliases,
+step names and parents, job inputs).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ Errors = dict[str, list[str]]
 Item = dict[str, Any]
 EXIT_ACTIONS = ("continue", "terminate", "fail", "retry")
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+MAX_PLAIN_VALUES = 100_000
 _CRON_FIELD = re.compile(r"[0-9A-Za-z*/,?#-]+\Z")
 
 
@@ -38,8 +40,12 @@ def finite_number(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) or isinstance(value, float) and math.isfinite(value)
 
 
-def plain_data(value: Any) -> Any:
+def plain_data(value: Any, budget: list[int] | None = None) -> Any:
     """A deep copy of JSON-like data (what the catalog tables can store), else ValidationError."""
+    budget = budget if budget is not None else [MAX_PLAIN_VALUES]
+    budget[0] -= 1
+    if budget[0] < 0:  # YAML aliases can make a short text expand enormously
+        raise ValidationError(f"has more than {MAX_PLAIN_VALUES} values")
     if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, str) and "\x00" in value:
@@ -58,7 +64,7 @@ def plain_data(value: Any) -> Any:
             errors[str(key)] = ["keys must be strings"]
             continue
         try:
-            copy[key] = plain_data(item)
+            copy[key] = plain_data(item, budget)
         except ValidationError as exc:
             errors[key] = exc.messages
     if errors:
@@ -284,7 +290,7 @@ def _check_job(path: str, job: Item, tasks: dict[str, Item], failed: set[str], e
                 add_error(errors, f"{path}.steps[{j}].after", f"unknown step {parent}")
             elif parent in step["after"][:k]:
                 add_error(errors, f"{path}.steps[{j}].after", f"step {parent} is listed twice")
-    cycle = _find_cycle(steps)
+    cycle = _find_cycle(steps) if len(index) == len(steps) else None  # names ambiguous otherwise
     if cycle:
         add_error(errors, f"{path}.steps", "cycle " + " -> ".join(cycle))
     aliases = _job_aliases(path, steps, tasks, errors)

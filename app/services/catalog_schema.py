@@ -96,6 +96,8 @@ def _documents(source: str | bytes | dict | list) -> list[Any]:
         _fail_whole("the configuration must be YAML text or a mapping")
     try:
         return [doc for doc in yaml.load_all(source, Loader=_Loader) if doc is not None]
+    except ValueError:  # PyYAML's int() of a number too long to convert
+        _fail_whole("invalid YAML: a number is too long")
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)

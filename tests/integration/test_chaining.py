@@ -1,0 +1,134 @@
+"""A step is queued in exactly the transaction that makes it runnable — no earlier, no twice."""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import select, text
+
+from app.db import transaction
+from app.models import Step, StepState
+from app.services import steps, submissions
+from app.services.execution import SUCCESS, Outcome
+from app.services.submissions import Upload
+
+DIAMOND = """
+version: 1
+backends: [{name: local, type: local}]
+tasks:
+  - {name: t, backend: local, executable: "true", in_globs: [".txt"]}
+jobs:
+  - name: diamond
+    steps:
+      - {name: a, task: t}
+      - {name: b, task: t, after: [a]}
+      - {name: c, task: t, after: [a]}
+      - {name: d, task: t, after: [b, c]}
+"""
+
+
+def queued_step_ids(session) -> list[int]:
+    rows = session.execute(text(
+        "SELECT (args->>'step_id')::bigint FROM procrastinate_jobs WHERE status = 'todo' ORDER BY id"))
+    return [r[0] for r in rows]
+
+
+def submit(sessions) -> str:
+    with transaction(sessions) as session:
+        sub = submissions.submit(session, job="diamond", params={}, inputs={"input_data": Upload(b"x")})
+        return sub.id
+
+
+def step_id(sessions, sub_id, name) -> int:
+    with sessions() as session:
+        return session.execute(select(Step.id).where(Step.submission_id == sub_id, Step.name == name)).scalar_one()
+
+
+def test_submission_rolled_back_queues_nothing(sessions, load_config):
+    load_config(DIAMOND)
+    with sessions() as session:
+        with session.begin():
+            submissions.submit(session, job="diamond", params={}, inputs={"input_data": Upload(b"x")})
+            assert len(queued_step_ids(session)) == 1  # visible inside the transaction...
+            session.rollback()
+    with sessions() as session:
+        assert queued_step_ids(session) == []  # ...and gone with it
+        assert session.execute(text("SELECT count(*) FROM submissions")).scalar() == 0
+
+
+def test_root_step_queued_with_submission(sessions, load_config):
+    load_config(DIAMOND)
+    sub_id = submit(sessions)
+    with sessions() as session:
+        assert queued_step_ids(session) == [step_id(sessions, sub_id, "a")]
+
+
+def _claim(sessions):
+    with transaction(sessions) as session:
+        worker_id = session.execute(text("SELECT worker_id FROM procrastinate_register_worker_v1()")).scalar()
+        return steps.claim(session, queues=None, worker_id=worker_id, worker="test")
+
+
+def test_children_queued_only_when_parent_record_commits(sessions, load_config):
+    load_config(DIAMOND)
+    sub_id = submit(sessions)
+    claim = _claim(sessions)
+    assert claim.work.step_name == "a"
+    with sessions() as session:
+        session.begin()
+        steps.record(session, queue_job_id=claim.queue_job_id, work=claim.work, outcome=Outcome(SUCCESS, 0))
+        session.flush()
+        assert len(queued_step_ids(session)) == 2
+        session.rollback()
+    with sessions() as session:
+        assert queued_step_ids(session) == []
+        assert session.get(Step, claim.work.step_id).state == StepState.RUNNING
+    with transaction(sessions) as session:
+        steps.record(session, queue_job_id=claim.queue_job_id, work=claim.work, outcome=Outcome(SUCCESS, 0))
+    with sessions() as session:
+        assert queued_step_ids(session) == [step_id(sessions, sub_id, "b"), step_id(sessions, sub_id, "c")]
+
+
+def test_fan_in_child_queued_once_when_parents_finish_together(sessions, load_config):
+    load_config(DIAMOND)
+    submit(sessions)
+    first = _claim(sessions)
+    with transaction(sessions) as session:
+        steps.record(session, queue_job_id=first.queue_job_id, work=first.work, outcome=Outcome(SUCCESS, 0))
+    b, c = _claim(sessions), _claim(sessions)
+    barrier = threading.Barrier(2)
+
+    def finish(claim):
+        barrier.wait()
+        with transaction(sessions) as session:
+            steps.record(session, queue_job_id=claim.queue_job_id, work=claim.work, outcome=Outcome(SUCCESS, 0))
+
+    threads = [threading.Thread(target=finish, args=(x,)) for x in (b, c)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with sessions() as session:
+        queued = queued_step_ids(session)
+        assert len(queued) == 1
+        assert session.get(Step, queued[0]).name == "d"
+
+
+def test_step_recorded_twice_chains_once(sessions, load_config):
+    """A duplicate delivery of an outcome (e.g. after a crash) changes nothing the second time."""
+    load_config(DIAMOND)
+    submit(sessions)
+    claim = _claim(sessions)
+    with transaction(sessions) as session:
+        steps.record(session, queue_job_id=claim.queue_job_id, work=claim.work, outcome=Outcome(SUCCESS, 0))
+    with sessions() as session:
+        before = queued_step_ids(session)
+    with transaction(sessions) as session:
+        session.execute(text("SELECT procrastinate_defer_jobs_v1(ARRAY[ROW('local','run_step',0,NULL,NULL,"
+                             "'{}'::jsonb,NULL)::procrastinate_job_to_defer_v1])"))
+        job_id = session.execute(text("SELECT max(id) FROM procrastinate_jobs")).scalar()
+        session.execute(text("UPDATE procrastinate_jobs SET status='doing' WHERE id=:id"), {"id": job_id})
+    with transaction(sessions) as session:
+        steps.record(session, queue_job_id=job_id, work=claim.work, outcome=Outcome(SUCCESS, 0))
+    with sessions() as session:
+        assert queued_step_ids(session) == before
