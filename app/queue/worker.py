@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.db import libpq_url, transaction
-from app.models import Step
 from app.queue import recovery
 from app.queue.wakeup import Wakeup, listen
 from app.services import steps
@@ -48,7 +47,8 @@ class Worker:
     def start(self) -> None:
         """Register with Procrastinate's workers table and start the threads."""
         with transaction(self.sessions) as session:
-            self.worker_id = session.execute(text("SELECT worker_id FROM procrastinate_register_worker_v1()")).scalar_one()
+            self.worker_id = session.execute(
+                text("SELECT worker_id FROM procrastinate_register_worker_v1()")).scalar_one()
         dsn = libpq_url(self.sessions.kw["bind"].url.render_as_string(hide_password=False))
         targets = [(listen, (dsn, self.queues, self.wakeup, self.stop_event)), (self._heartbeat, ())]
         targets += [(self._run, ()) for _ in range(self.concurrency)]
@@ -126,5 +126,3 @@ class Worker:
             except DBAPIError as exc:
                 log.warning("heartbeat failed (%s)", exc.orig)
 
-
-__all__ = ["Step", "Worker"]

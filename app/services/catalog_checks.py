@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from typing import Any
 
 from marshmallow import ValidationError
@@ -40,12 +41,22 @@ def finite_number(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) or isinstance(value, float) and math.isfinite(value)
 
 
-def plain_data(value: Any, budget: list[int] | None = None) -> Any:
+class _TooLarge(Exception):
+    pass
+
+
+def plain_data(value: Any) -> Any:
     """A deep copy of JSON-like data (what the catalog tables can store), else ValidationError."""
-    budget = budget if budget is not None else [MAX_PLAIN_VALUES]
+    try:
+        return _plain(value, [MAX_PLAIN_VALUES])
+    except _TooLarge:  # YAML aliases can make a short text expand enormously
+        raise ValidationError(f"must not hold more than {MAX_PLAIN_VALUES} values") from None
+
+
+def _plain(value: Any, budget: list[int]) -> Any:
     budget[0] -= 1
-    if budget[0] < 0:  # YAML aliases can make a short text expand enormously
-        raise ValidationError(f"has more than {MAX_PLAIN_VALUES} values")
+    if budget[0] < 0:
+        raise _TooLarge
     if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, str) and "\x00" in value:
@@ -64,7 +75,7 @@ def plain_data(value: Any, budget: list[int] | None = None) -> Any:
             errors[str(key)] = ["keys must be strings"]
             continue
         try:
-            copy[key] = plain_data(item, budget)
+            copy[key] = _plain(item, budget)
         except ValidationError as exc:
             errors[key] = exc.messages
     if errors:
@@ -242,8 +253,8 @@ def _check_parameter(at: str, param: Item, errors: Errors) -> None:
     if kind == "choice":
         if not choices:
             add_error(errors, f"{at}.choices", "is required for type choice (a non-empty list)")
-        texts = [str(choice) for choice in choices]
-        for text in sorted({t for t in texts if texts.count(t) > 1}):
+        counts = Counter(str(choice) for choice in choices)
+        for text in sorted(t for t, n in counts.items() if n > 1):
             add_error(errors, f"{at}.choices", f"{text} is listed twice")
     elif choices:
         add_error(errors, f"{at}.choices", "is only for type choice")

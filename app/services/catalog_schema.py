@@ -199,6 +199,10 @@ class ParameterSchema(_Schema):
     pattern = _Str(load_default=None, allow_none=True, validate=check_regex)
 
 
+def _range(low: int) -> validate.Range:
+    return validate.Range(low, MAX_INT, error="must be from {min} to {max}")
+
+
 class TaskSchema(_Schema):
     name = _Str(required=True, validate=_name_check)
     description = _Str(load_default="")
@@ -212,8 +216,8 @@ class TaskSchema(_Schema):
     environment = _Field(environment_mapping, load_default=dict)
     exit_codes = _Field(exit_code_mapping, load_default=dict)
     incomplete_outputs = _Str(load_default="fail", validate=_one_of(INCOMPLETE_ACTIONS))
-    timeout = _Field(_int, load_default=None, allow_none=True, validate=validate.Range(1, MAX_INT, error="must be from {min} to {max}"))
-    retries = _Field(_int, load_default=0, validate=validate.Range(0, MAX_INT, error="must be from {min} to {max}"))
+    timeout = _Field(_int, load_default=None, allow_none=True, validate=_range(1))
+    retries = _Field(_int, load_default=0, validate=_range(0))
     cache = _Field(_bool, load_default=False)
     resources = _Field(free_mapping, load_default=dict)
 

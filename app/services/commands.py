@@ -151,7 +151,7 @@ def build_argv(
         return [stem] if kind == "ID" else [workdir]
 
     argv: list[str] = []
-    for token, per_token in zip(tokens, found):
+    for token, per_token in zip(tokens, found, strict=True):
         if len(per_token) == 1 and per_token[0][0].group(0) == token:
             argv.extend(expand(*per_token[0][1]))
             continue

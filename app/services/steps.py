@@ -19,13 +19,12 @@ from app.models import (
     Step,
     StepState,
     Submission,
-    SubmissionInput,
     SubmissionState,
 )
 from app.models.base import utcnow
 from app.queue.chain import defer_steps
 from app.services import blobs, workspace
-from app.services.execution import FAIL, RETRY, SUCCESS, TERMINATE, Outcome, StepWork
+from app.services.execution import RETRY, SUCCESS, TERMINATE, Outcome, StepWork
 
 _FETCH = text("SELECT id, args FROM procrastinate_fetch_job_v2(CAST(:queues AS varchar[]), :worker_id)")
 _FINISH = text("SELECT procrastinate_finish_job_v1(:job_id, 'succeeded', true)")

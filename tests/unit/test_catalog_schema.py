@@ -574,3 +574,24 @@ def test_several_errors_are_reported_together() -> None:
     }
     assert info.value.message.startswith("Invalid configuration: backends[0].colour: unknown key; ")
     assert info.value.message.endswith("(and 2 more)")
+
+
+def test_errors_in_later_documents() -> None:
+    errors = errors_of("version: 2\n---\nextra: 1\nbackends: [{name: a, type: x}]\n")
+    assert errors == {
+        "documents[0].version": ["must be 1"],
+        "documents[1].extra": ["unknown key"],
+        "backends[0].type": ["must be one of local, python, slurm, gridengine"],
+    }
+
+
+def test_free_mappings_hold_plain_bounded_data() -> None:
+    # six levels of ten aliases: a few hundred bytes of YAML, a million values
+    bomb = "backends:\n- name: a\n  type: local\n  options:\n    a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
+    for previous, name in zip("abcde", "bcdef", strict=True):
+        bomb += f"    {name}: &{name} [" + ", ".join([f"*{previous}"] * 10) + "]\n"
+    assert errors_of(bomb) == {"backends[0].options": ["must not hold more than 100000 values"]}
+    assert errors_of("backends: [{name: a, type: local, options: {x: .nan, y: !!binary aGk=}}]\n") == {
+        "backends[0].options.x": ["must be a finite number"],
+        "backends[0].options.y": ["must be plain data (text, numbers, lists, mappings), not bytes"],
+    }
