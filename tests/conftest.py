@@ -16,7 +16,7 @@ from app.db import libpq_url, make_engine, make_sessionmaker, sqlalchemy_url
 
 TABLES = (
     "results, attempts, submission_inputs, steps, submissions, blobs, api_tokens, jobs, tasks, backends, "
-    "procrastinate_events, procrastinate_periodic_defers, procrastinate_jobs, procrastinate_workers"
+    "worker_info, procrastinate_events, procrastinate_periodic_defers, procrastinate_jobs, procrastinate_workers"
 )
 
 

@@ -19,7 +19,7 @@ class HealthSchema(Schema):
     database = fields.Boolean()
     migrations_current = fields.Boolean()
     workers = fields.Integer(metadata={"description": "workers with a recent heartbeat"})
-    queues = fields.Dict(metadata={"description": "per queue: queued steps and running steps"})
+    queues = fields.Dict(metadata={"description": "per queue: live workers, queued steps, running steps"})
 
 
 blp = Blueprint("health", __name__, url_prefix="/api/health", description="Service health")

@@ -15,8 +15,9 @@ from app.models.submissions import (
     SubmissionState,
 )
 from app.models.tokens import ApiToken
+from app.models.workers import WorkerInfo
 
 __all__ = [
     "STEP_DONE", "SUBMISSION_DONE", "ApiToken", "Attempt", "Backend", "Base", "Blob", "Job",
-    "Result", "Step", "StepState", "Submission", "SubmissionInput", "SubmissionState", "Task",
+    "Result", "Step", "StepState", "Submission", "SubmissionInput", "SubmissionState", "Task", "WorkerInfo",
 ]

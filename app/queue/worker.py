@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.db import libpq_url, transaction
+from app.models import WorkerInfo
 from app.queue import recovery
 from app.queue.wakeup import Wakeup, listen
 from app.services import steps
@@ -49,6 +50,8 @@ class Worker:
         with transaction(self.sessions) as session:
             self.worker_id = session.execute(
                 text("SELECT worker_id FROM procrastinate_register_worker_v1()")).scalar_one()
+            session.add(WorkerInfo(worker_id=self.worker_id, name=self.name, queues=self.queues,
+                                   concurrency=self.concurrency))
         dsn = libpq_url(self.sessions.kw["bind"].url.render_as_string(hide_password=False))
         targets = [(listen, (dsn, self.queues, self.wakeup, self.stop_event)), (self._heartbeat, ())]
         targets += [(self._run, ()) for _ in range(self.concurrency)]

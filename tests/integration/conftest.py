@@ -12,7 +12,7 @@ def worker(sessions):
     started = []
 
     def start(concurrency: int = 2, **settings) -> Worker:
-        config = Settings(poll_seconds=0.5, heartbeat_seconds=0.5, **settings)
+        config = Settings(**{"poll_seconds": 0.5, "heartbeat_seconds": 0.5, **settings})
         w = Worker(sessions=sessions, settings=config, concurrency=concurrency)
         w.start()
         started.append(w)

@@ -1,0 +1,57 @@
+"""The in-process worker: wake-ups, health per queue, outcomes recorded."""
+
+from __future__ import annotations
+
+import time
+
+from app.db import transaction
+from app.services import submissions
+from app.services.submissions import Upload
+
+CONFIG = """
+version: 1
+backends: [{name: local, type: local}, {name: other, type: local}]
+tasks:
+  - {name: echo, backend: local, executable: "echo $P1", in_globs: [".txt"], out_globs: [".out"], stdout_glob: ".out",
+     parameters: [{name: word, switchless: true, default: hello}]}
+  - {name: again, backend: local, executable: "echo -n", out_globs: [".again"], stdout_glob: ".again"}
+jobs:
+  - {name: echo, steps: [{task: echo}, {task: again}]}
+"""
+
+
+def wait_state(client, sub_id, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client.get(f"/api/submissions/{sub_id}").json
+        if body["state"] not in ("Submitted", "Running"):
+            return body
+        time.sleep(0.02)
+    raise AssertionError("not finished")
+
+
+def test_health_reports_live_workers_per_queue(client, load_config, worker, sessions):
+    load_config(CONFIG)
+    before = client.get("/api/health").json
+    assert before["workers"] == 0
+    assert before["queues"]["local"] == {"workers": 0, "queued": 0, "running": 0}
+    with transaction(sessions) as session:
+        submissions.submit(session, job="echo", params={}, inputs={"input_data": Upload(b"x")})
+    assert client.get("/api/health").json["queues"]["local"]["queued"] == 1
+    worker(concurrency=1)
+    health = client.get("/api/health").json
+    assert health["workers"] == 1
+    assert health["queues"]["other"]["workers"] == 1  # a worker without --queues serves every queue
+
+
+def test_a_queued_step_starts_at_once_not_at_the_next_poll(client, load_config, worker):
+    load_config(CONFIG)
+    worker(concurrency=2, poll_seconds=30)  # only LISTEN/NOTIFY can wake it in time
+    time.sleep(0.3)
+    started = time.monotonic()
+    response = client.post("/api/submissions?wait=10", json={"job": "echo", "params": {"echo_word": "-n"},
+                                                            "inputs": {"input_data": "x"}})
+    assert response.json["state"] == "Complete"
+    assert time.monotonic() - started < 5
+    body = wait_state(client, response.json["id"])
+    assert [r["size"] for r in body["results"]] == [0, 0]  # `echo -n`: the value is an argument, not text

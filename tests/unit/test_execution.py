@@ -1,0 +1,114 @@
+"""Running one attempt: argv without a shell, environment, working directories, outcomes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from app.backends.local import ProcessResult
+from app.config import Settings
+from app.services.execution import FAIL, RETRY, SUCCESS, TERMINATE, StepWork, execute, judge
+
+SUB = "1234abcd-0000-0000-0000-000000000000"
+
+
+def task(executable: str, **extra) -> dict:
+    base = {"executable": executable, "in_globs": [".txt"], "out_globs": [], "parameters": [],
+            "environment": {}, "exit_codes": {}, "incomplete_outputs": "fail", "timeout": None,
+            "stdout_glob": None, "backend": {"name": "local", "type": "local", "root_path": None}}
+    return {**base, **extra}
+
+
+def run(tmp_path: Path, spec: dict, files=(("in.txt", b"hello world\n"),), **settings):
+    work = StepWork(step_id=1, attempt=1, submission_id=SUB, step_name="s", task=spec, params={},
+                    files=list(files))
+    return execute(work, Settings(work_root=str(tmp_path), **settings))
+
+
+
+def test_environment_is_added_to_the_workers_and_path_kept(tmp_path):
+    spec = task("python3 -c $P1", stdout_glob=".out", out_globs=[".out"], environment={"GREETING": "hi there"},
+                parameters=[{"name": "c", "type": "string", "switchless": True, "rest_alias": "c",
+                             "default": "import os; print(os.environ['GREETING'], bool(os.environ['PATH']))"}])
+    work = StepWork(1, 1, SUB, "s", spec, {"c": spec["parameters"][0]["default"]}, [])
+    outcome = execute(work, Settings(work_root=str(tmp_path)))
+    assert outcome.action == SUCCESS
+    assert outcome.outputs == [(f"{SUB}.out", b"hi there True\n")]
+
+
+def test_shell_syntax_in_values_is_just_text(tmp_path):
+    spec = task("echo $P1", stdout_glob=".out", out_globs=[".out"],
+                parameters=[{"name": "v", "type": "string", "switchless": True, "rest_alias": "v"}])
+    work = StepWork(1, 1, SUB, "s", spec, {"v": "$(touch pwned); rm -rf / | cat"}, [])
+    outcome = execute(work, Settings(work_root=str(tmp_path)))
+    assert outcome.outputs[0][1] == b"$(touch pwned); rm -rf / | cat\n"
+    assert not list(tmp_path.rglob("pwned"))
+
+
+def test_workdir_is_fresh_and_removed(tmp_path):
+    spec = task("ls -a", stdout_glob=".out", out_globs=[".out"])
+    outcome = run(tmp_path, spec)
+    listing = outcome.outputs[0][1].decode().split()
+    assert "in.txt" in listing
+    assert list(tmp_path.iterdir()) == []  # removed afterwards
+
+
+def test_workdir_kept_when_asked(tmp_path):
+    run(tmp_path, task("true"), keep_workdirs=True)
+    assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_failure_message_names_step_and_code_not_command(tmp_path):
+    outcome = run(tmp_path, task("python3 -c 'import sys; sys.exit(7)' secret-arg"))
+    assert outcome.action == FAIL and outcome.exit_status == 7
+    assert outcome.message == "Step s failed with exit status 7"
+
+
+def test_missing_program_is_a_clean_failure(tmp_path):
+    outcome = run(tmp_path, task("no-such-program-anywhere $I1"))
+    assert outcome.action == FAIL and "could not start" in outcome.message
+
+
+def test_timeout_kills_the_whole_process_group(tmp_path):
+    pidfile = tmp_path / "grandchild.pid"
+    code = (f"import subprocess, time; p = subprocess.Popen(['sleep', '60']); "
+            f"open('{pidfile}', 'w').write(str(p.pid)); time.sleep(60)")
+    spec = task(f'python3 -c "{code}"', timeout=1)
+    started = time.monotonic()
+    outcome = run(tmp_path / "work", spec, kill_grace_seconds=1)
+    assert time.monotonic() - started < 10
+    assert outcome.action == FAIL and "timed out" in outcome.message
+    assert not alive(int(pidfile.read_text()))
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for init to reap it is dead)."""
+    time.sleep(0.2)
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_logs_are_captured(tmp_path):
+    outcome = run(tmp_path, task("python3 -c 'import sys; print(1); print(2, file=sys.stderr)'"))
+    assert (outcome.stdout, outcome.stderr) == ("1\n", "2\n")
+
+
+@pytest.mark.parametrize(("status", "codes", "action"), [
+    (0, {}, SUCCESS), (1, {}, FAIL), (3, {"3": "continue"}, SUCCESS), (3, {"3": "terminate"}, TERMINATE),
+    (3, {"3": "fail"}, FAIL), (3, {"3": "retry"}, RETRY), (4, {"3": "continue"}, FAIL),
+])
+def test_exit_codes(status, codes, action):
+    assert judge("s", task("x", exit_codes=codes), ProcessResult(status), []).action == action
+
+
+@pytest.mark.parametrize(("policy", "action"), [("fail", FAIL), ("continue", SUCCESS), ("terminate", TERMINATE)])
+def test_incomplete_outputs(policy, action):
+    spec = task("x", out_globs=[".hs-pred.out", ".txt"], incomplete_outputs=policy)
+    outcome = judge("s", spec, ProcessResult(0), ["a.hs-pred.out"])
+    assert outcome.action == action and ".txt" in outcome.message
+    assert judge("s", spec, ProcessResult(0), ["a.hs-pred.out", "b.txt"]).action == SUCCESS
