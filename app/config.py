@@ -27,6 +27,7 @@ class Settings:
     stalled_after_seconds: float = 30.0
     poll_seconds: float = 1.0
     kill_grace_seconds: float = 5.0
+    retry_backoff_seconds: float = 1.0
     soft_limit: int | None = None
     hard_limit: int | None = None
     require_api_key: bool = False
@@ -46,6 +47,7 @@ class Settings:
             stalled_after_seconds=float(env.get("AA_STALLED_AFTER_SECONDS") or 30.0),
             poll_seconds=float(env.get("AA_POLL_SECONDS") or 1.0),
             kill_grace_seconds=float(env.get("AA_KILL_GRACE_SECONDS") or 5.0),
+            retry_backoff_seconds=float(env.get("AA_RETRY_BACKOFF_SECONDS") or 1.0),
             soft_limit=_int(env.get("AA_SOFT_LIMIT")),
             hard_limit=_int(env.get("AA_HARD_LIMIT")),
             require_api_key=_flag(env.get("AA_REQUIRE_API_KEY")),

@@ -14,7 +14,7 @@ from app.api import requests as submission_requests
 from app.api.common import bearer_token, client_address, require_admin, settings
 from app.errors import NotFound, Unauthorized
 from app.models import SUBMISSION_DONE, Submission
-from app.services import listing, submissions
+from app.services import cancel, listing, submissions
 
 
 class StepSchema(Schema):
@@ -78,6 +78,16 @@ class SubmissionSummarySchema(Schema):
 class WaitArgs(Schema):
     wait = fields.Float(load_default=0, validate=validate.Range(min=0, max=60),
                         metadata={"description": "answer once finished, or after this many seconds (≤ 60)"})
+
+
+class CancelArgs(Schema):
+    purge = fields.Boolean(load_default=False, metadata={"description": "also delete its data once stopped"})
+
+
+class CancelSchema(Schema):
+    id = fields.UUID()
+    state = fields.String()
+    purged = fields.Boolean()
 
 
 class ListArgs(Schema):
@@ -152,6 +162,17 @@ class SubmissionItem(MethodView):
         if args["wait"] and submission.state not in SUBMISSION_DONE:
             submission = _wait(submission.id, args["wait"])
         return submission
+
+    @blp.arguments(CancelArgs, location="query")
+    @blp.response(202, CancelSchema)
+    @blp.alt_response(409, description="the submission has already finished")
+    def delete(self, args, submission_id: str):
+        """Cancel: queued steps never start, running ones are killed; ?purge=true deletes its data."""
+        submission = readable(submission_id)
+        session = database.session()
+        cancelled = cancel.cancel(session, str(submission.id), purge=args["purge"])
+        session.commit()
+        return {"id": submission.id, "state": submission.state, "purged": cancelled is None}
 
 
 def readable(submission_id: str) -> Submission:

@@ -10,6 +10,12 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
+
+
+class Guard(Protocol):
+    def track(self, pgid: int) -> None: ...
+    def untrack(self, pgid: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -32,10 +38,12 @@ def run(
     timeout: float | None = None,
     grace: float = 5.0,
     stop: threading.Event | None = None,
+    guard: Guard | None = None,
 ) -> ProcessResult:
     """Run `argv` (never through a shell) and wait for it, its timeout, or `stop`.
 
     On timeout or stop the whole process group gets SIGTERM, then SIGKILL after `grace` seconds.
+    `guard` is told the process group while it runs (the worker's watchdog).
     """
     with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
         try:
@@ -45,22 +53,37 @@ def run(
             )
         except OSError as exc:
             return ProcessResult(exit_status=None, start_error=exc.strerror or type(exc).__name__)
-        deadline = time.monotonic() + timeout if timeout else None
-        while True:
-            wait = 0.2 if stop is not None else None
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                wait = remaining if wait is None else min(wait, remaining)
-            try:
-                return ProcessResult(exit_status=_status(process.wait(max(wait, 0) if wait is not None else None)))
-            except subprocess.TimeoutExpired:
-                pass
-            if stop is not None and stop.is_set():
-                _kill_group(process, grace)
-                return ProcessResult(exit_status=_status(process.returncode), stopped=True)
-            if deadline is not None and time.monotonic() >= deadline:
-                _kill_group(process, grace)
-                return ProcessResult(exit_status=_status(process.returncode), timed_out=True)
+        if guard is not None:
+            guard.track(process.pid)
+        try:
+            return _wait(process, timeout=timeout, grace=grace, stop=stop)
+        finally:
+            if guard is not None:
+                guard.untrack(process.pid)
+
+
+def _wait(
+    process: subprocess.Popen, *, timeout: float | None, grace: float, stop: threading.Event | None,
+) -> ProcessResult:
+    deadline = time.monotonic() + timeout if timeout else None
+    while True:
+        wait = 0.2 if stop is not None else None
+        if deadline is not None:
+            remaining = max(0.0, deadline - time.monotonic())
+            wait = remaining if wait is None else min(wait, remaining)
+        try:
+            status = _status(process.wait(wait))
+        except subprocess.TimeoutExpired:
+            pass
+        else:
+            _kill_leftovers(process)
+            return ProcessResult(exit_status=status)
+        if stop is not None and stop.is_set():
+            _kill_group(process, grace)
+            return ProcessResult(exit_status=_status(process.returncode), stopped=True)
+        if deadline is not None and time.monotonic() >= deadline:
+            _kill_group(process, grace)
+            return ProcessResult(exit_status=_status(process.returncode), timed_out=True)
 
 
 def _status(returncode: int | None) -> int | None:
@@ -79,6 +102,10 @@ def _kill_group(process: subprocess.Popen, grace: float) -> None:
             break
         except subprocess.TimeoutExpired:
             continue
-    # Grandchildren may outlive the leader; make sure the group is gone.
-    with contextlib.suppress(ProcessLookupError):
+    _kill_leftovers(process)
+
+
+def _kill_leftovers(process: subprocess.Popen) -> None:
+    """Processes a step left behind in its group (daemons, grandchildren) die with it."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)

@@ -144,7 +144,7 @@ class SubmissionInput(Base):
     name: Mapped[str] = mapped_column(String(64))
     filename: Mapped[str] = mapped_column(String(255))
     original_name: Mapped[str] = mapped_column(String(255), default="")
-    sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
 
 
@@ -158,6 +158,6 @@ class Result(Base):
     step_id: Mapped[int] = mapped_column(ForeignKey("steps.id", ondelete="CASCADE"), index=True)
     step_name: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(255))
-    sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
     media_type: Mapped[str] = mapped_column(String(128))

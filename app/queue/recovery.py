@@ -8,7 +8,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.models import Step, StepState
+from app.models import Attempt, Step, StepState
+from app.models.base import utcnow
+from app.queue.chain import backoff_delay
 from app.services import steps
 
 log = logging.getLogger(__name__)
@@ -19,7 +21,9 @@ _STALLED = text(
     "SELECT id, (args->>'step_id')::bigint AS step_id FROM procrastinate_jobs "
     "WHERE status = 'doing' AND worker_id IS NULL FOR UPDATE SKIP LOCKED"
 )
-_RETRY = text("SELECT procrastinate_retry_job_v2(:job_id, now(), NULL, NULL, NULL)")
+_RETRY = text(
+    "SELECT procrastinate_retry_job_v2(:job_id, now() + make_interval(secs => :delay), NULL, NULL, NULL)"
+)
 
 
 def recover_stalled(session: Session, settings: Settings) -> int:
@@ -33,9 +37,15 @@ def recover_stalled(session: Session, settings: Settings) -> int:
         count += 1
         if step is None or step.state != StepState.RUNNING:
             steps.finish_queue_job(session, job_id)
-        elif step.attempts <= step.task.get("retries", 0):
+            continue
+        attempt = session.get(Attempt, (step.id, step.attempts))
+        if attempt is not None and attempt.finished is None:
+            attempt.outcome, attempt.finished = "crash", utcnow()
+            attempt.stderr += "\n[the worker running this attempt stopped responding]"
+        if step.attempts <= step.task.get("retries", 0):
             log.warning("step %s lost its worker; attempt %d will follow", step_id, step.attempts + 1)
-            session.execute(_RETRY, {"job_id": job_id})
+            delay = backoff_delay(step.attempts, settings.retry_backoff_seconds)
+            session.execute(_RETRY, {"job_id": job_id, "delay": delay})
         else:
             steps.crash(session, queue_job_id=job_id, step=step,
                         message=f"Step {step.name} was lost: its worker stopped responding")

@@ -8,8 +8,10 @@ plain Procrastinate showed, a 5 s wait for the next poll).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+from collections.abc import Callable
 
 import psycopg
 
@@ -45,8 +47,12 @@ def channels(queues: list[str] | None) -> list[str]:
     return [f"procrastinate_queue_v1#{queue}" for queue in queues]
 
 
-def listen(dsn: str, queues: list[str] | None, wakeup: Wakeup, stop: threading.Event) -> None:
-    """LISTEN until `stop`; reconnect after a lost connection (waking everyone to poll once)."""
+def listen(
+    dsn: str, queues: list[str] | None, wakeup: Wakeup, stop: threading.Event,
+    on_abort: Callable[[int], None] = lambda job_id: None,
+) -> None:
+    """LISTEN until `stop`, waking runners on new jobs and calling `on_abort` for abort requests;
+    reconnect after a lost connection (waking everyone to poll once)."""
     while not stop.is_set():
         try:
             with psycopg.connect(dsn, autocommit=True) as connection:
@@ -54,9 +60,20 @@ def listen(dsn: str, queues: list[str] | None, wakeup: Wakeup, stop: threading.E
                     connection.execute(f'LISTEN "{channel}"')
                 wakeup.notify()  # anything queued while we were not listening
                 while not stop.is_set():
-                    for _ in connection.notifies(timeout=0.5, stop_after=1):
-                        wakeup.notify()
+                    for notify in connection.notifies(timeout=0.5, stop_after=1):
+                        _dispatch(notify.payload, wakeup, on_abort)
         except psycopg.OperationalError as exc:
             log.warning("listener lost its connection (%s); reconnecting", exc)
             wakeup.notify()
             stop.wait(1.0)
+
+
+def _dispatch(payload: str, wakeup: Wakeup, on_abort: Callable[[int], None]) -> None:
+    try:
+        message = json.loads(payload)
+    except ValueError:
+        message = {}
+    if message.get("type") == "abort_job_requested":
+        on_abort(int(message["job_id"]))
+    else:
+        wakeup.notify()

@@ -22,10 +22,18 @@ from app.db import libpq_url, transaction
 from app.models import WorkerInfo
 from app.queue import recovery
 from app.queue.wakeup import Wakeup, listen
+from app.queue.watchdog import Watchdog
 from app.services import steps
 from app.services.execution import FAIL, Outcome, execute
 
 log = logging.getLogger(__name__)
+
+_REGISTER = text("SELECT worker_id FROM procrastinate_register_worker_v1()")
+_HEARTBEAT = text("UPDATE procrastinate_workers SET last_heartbeat = now() WHERE id = :id RETURNING id")
+_ABORTED = text("SELECT id FROM procrastinate_jobs WHERE id = ANY(:ids) AND abort_requested")
+_REATTACH = text(
+    "UPDATE procrastinate_jobs SET worker_id = :id WHERE id = ANY(:ids) AND status = 'doing' AND worker_id IS NULL"
+)
 
 
 class Worker:
@@ -43,17 +51,18 @@ class Worker:
         self.stop_event = threading.Event()
         self.wakeup = Wakeup()
         self.worker_id: int | None = None
+        self._running: dict[int, threading.Event] = {}  # queue job id -> its abort signal
+        self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        self._watchdog: Watchdog | None = None
+        self._connected_since = time.monotonic()
 
     def start(self) -> None:
         """Register with Procrastinate's workers table and start the threads."""
-        with transaction(self.sessions) as session:
-            self.worker_id = session.execute(
-                text("SELECT worker_id FROM procrastinate_register_worker_v1()")).scalar_one()
-            session.add(WorkerInfo(worker_id=self.worker_id, name=self.name, queues=self.queues,
-                                   concurrency=self.concurrency))
+        self._register()
+        self._watchdog = Watchdog()
         dsn = libpq_url(self.sessions.kw["bind"].url.render_as_string(hide_password=False))
-        targets = [(listen, (dsn, self.queues, self.wakeup, self.stop_event)), (self._heartbeat, ())]
+        targets = [(listen, (dsn, self.queues, self.wakeup, self.stop_event, self.abort)), (self._heartbeat, ())]
         targets += [(self._run, ()) for _ in range(self.concurrency)]
         for target, args in targets:
             thread = threading.Thread(target=target, args=args, daemon=True)
@@ -62,12 +71,23 @@ class Worker:
         log.info("worker %s (id %s) serving %s with %d threads", self.name, self.worker_id,
                  self.queues or "all queues", self.concurrency)
 
+    def _register(self) -> None:
+        with transaction(self.sessions) as session:
+            self.worker_id = session.execute(_REGISTER).scalar_one()
+            session.add(WorkerInfo(worker_id=self.worker_id, name=self.name, queues=self.queues,
+                                   concurrency=self.concurrency))
+            running = self._running_jobs()
+            if running:  # we were taken for dead: claim our running steps back
+                session.execute(_REATTACH, {"id": self.worker_id, "ids": running})
+
     def stop(self, timeout: float | None = None) -> None:
         """Stop taking work, let running steps finish, and unregister."""
         self.stop_event.set()
         self.wakeup.notify()
         for thread in self._threads:
             thread.join(timeout)
+        if self._watchdog is not None:
+            self._watchdog.close()
         try:
             with transaction(self.sessions) as session:
                 session.execute(text("SELECT procrastinate_unregister_worker_v1(:id)"), {"id": self.worker_id})
@@ -81,6 +101,18 @@ class Worker:
                 pass
         finally:
             self.stop()
+
+    def abort(self, queue_job_id: int) -> None:
+        """Stop the step of `queue_job_id` if this worker runs it (a cancelled submission)."""
+        with self._lock:
+            signal = self._running.get(queue_job_id)
+        if signal is not None:
+            log.info("aborting queue job %s", queue_job_id)
+            signal.set()
+
+    def _running_jobs(self) -> list[int]:
+        with self._lock:
+            return list(self._running)
 
     def _run(self) -> None:
         while not self.stop_event.is_set():
@@ -100,13 +132,21 @@ class Worker:
             claim = steps.claim(session, queues=self.queues, worker_id=self.worker_id, worker=self.name)
         if claim is None:
             return False
-        if claim.work is not None:
+        if claim.work is None:
+            return True
+        abort = threading.Event()
+        with self._lock:
+            self._running[claim.queue_job_id] = abort
+        try:
             try:
-                outcome = execute(claim.work, self.settings)
+                outcome = execute(claim.work, self.settings, stop=abort, guard=self._watchdog)
             except Exception as exc:  # a broken template or an unwritable disk must not kill the worker
                 log.exception("step %s could not be run", claim.work.step_id)
                 outcome = Outcome(FAIL, None, f"Step {claim.work.step_name} could not be run: {exc}")
             self._record(claim, outcome)
+        finally:
+            with self._lock:
+                self._running.pop(claim.queue_job_id, None)
         return True
 
     def _record(self, claim: steps.Claim, outcome: Outcome) -> None:
@@ -114,7 +154,8 @@ class Worker:
         while True:
             try:
                 with transaction(self.sessions) as session:
-                    steps.record(session, queue_job_id=claim.queue_job_id, work=claim.work, outcome=outcome)
+                    steps.record(session, queue_job_id=claim.queue_job_id, work=claim.work, outcome=outcome,
+                                 backoff=self.settings.retry_backoff_seconds)
                 return
             except DBAPIError as exc:
                 log.warning("could not record step %s (%s); retrying", claim.work.step_id, exc.orig)
@@ -123,9 +164,21 @@ class Worker:
     def _heartbeat(self) -> None:
         while not self.stop_event.wait(self.settings.heartbeat_seconds):
             try:
-                with transaction(self.sessions) as session:
-                    session.execute(text("SELECT procrastinate_update_heartbeat_v1(:id)"), {"id": self.worker_id})
-                    recovery.recover_stalled(session, self.settings)
+                self._beat()
             except DBAPIError as exc:
                 log.warning("heartbeat failed (%s)", exc.orig)
+                self._connected_since = time.monotonic()
 
+    def _beat(self) -> None:
+        with transaction(self.sessions) as session:
+            alive = session.execute(_HEARTBEAT, {"id": self.worker_id}).first()
+            running = self._running_jobs()
+            for job_id in session.execute(_ABORTED, {"ids": running}).scalars() if running else ():
+                self.abort(job_id)  # in case the NOTIFY was missed
+            # Judge others only after a full stall period of our own contact with the database:
+            # after an outage, everyone's heartbeat is old and nobody should be taken for dead.
+            if time.monotonic() - self._connected_since > self.settings.stalled_after_seconds:
+                recovery.recover_stalled(session, self.settings)
+        if alive is None:
+            log.warning("worker %s was taken for dead; registering again", self.worker_id)
+            self._register()

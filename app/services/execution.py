@@ -45,7 +45,9 @@ class Outcome:
     stderr: str = ""
 
 
-def execute(work: StepWork, settings: Settings, stop: threading.Event | None = None) -> Outcome:
+def execute(
+    work: StepWork, settings: Settings, *, stop: threading.Event | None = None, guard: local.Guard | None = None,
+) -> Outcome:
     """Run the attempt in a fresh working directory and judge its exit status and outputs."""
     task = work.task
     root = task["backend"].get("root_path") or settings.work_root
@@ -59,7 +61,7 @@ def execute(work: StepWork, settings: Settings, stop: threading.Event | None = N
         env = {**os.environ, **task.get("environment", {})}
         result = local.run(
             argv, workdir=workdir, env=env, stdout_path=stdout_path, stderr_path=stderr_path,
-            timeout=task.get("timeout"), grace=settings.kill_grace_seconds, stop=stop,
+            timeout=task.get("timeout"), grace=settings.kill_grace_seconds, stop=stop, guard=guard,
         )
         if task.get("stdout_glob") and result.start_error is None:
             (workdir / f"{work.submission_id}{task['stdout_glob']}").write_bytes(stdout_path.read_bytes())
@@ -92,7 +94,7 @@ def judge(step: str, task: dict[str, Any], result: local.ProcessResult, produced
     if result.start_error is not None:
         return Outcome(FAIL, None, f"Step {step} could not start its program: {result.start_error}")
     if result.stopped:
-        return Outcome(FAIL, status, f"Step {step} was stopped")
+        return Outcome(FAIL, status, f"Step {step} was cancelled")
     if result.timed_out:
         return Outcome(FAIL, status, f"Step {step} timed out after {task['timeout']} s and was killed")
     mapped = task.get("exit_codes", {}).get(str(status)) if status else None

@@ -22,7 +22,7 @@ from app.models import (
     SubmissionState,
 )
 from app.models.base import utcnow
-from app.queue.chain import defer_steps
+from app.queue.chain import backoff_delay, defer_steps
 from app.services import blobs, workspace
 from app.services.execution import RETRY, SUCCESS, TERMINATE, Outcome, StepWork
 
@@ -116,14 +116,18 @@ def _ancestors(steps: list[Step], step: Step) -> list[Step]:
     return [s for s in steps if s.name in seen]
 
 
-def record(session: Session, *, queue_job_id: int, work: StepWork, outcome: Outcome) -> None:
+def record(
+    session: Session, *, queue_job_id: int, work: StepWork, outcome: Outcome, backoff: float = 1.0,
+) -> None:
     """Store an attempt's outcome and results, and move the submission's DAG on, in one transaction."""
+    finish_queue_job(session, queue_job_id)
     step = session.get(Step, work.step_id)
+    if step is None:
+        return
     submission = lock_submission(session, step.submission_id)
     session.refresh(step)
-    finish_queue_job(session, queue_job_id)
-    if step.state != StepState.RUNNING or step.attempts != work.attempt:
-        return  # cancelled, or superseded by a later attempt: keep what is recorded
+    if step is None or step.state != StepState.RUNNING or step.attempts != work.attempt:
+        return  # cancelled or purged, or superseded by a later attempt: keep what is recorded
     now = utcnow()
     attempt = session.get(Attempt, (step.id, work.attempt))
     attempt.exit_status, attempt.outcome, attempt.finished = outcome.exit_status, outcome.action, now
@@ -131,8 +135,7 @@ def record(session: Session, *, queue_job_id: int, work: StepWork, outcome: Outc
     step.exit_status, step.message = outcome.exit_status, outcome.message
     _store_outputs(session, submission, step, outcome)
     if outcome.action == RETRY and step.attempts <= step.task.get("retries", 0):
-        step.state = StepState.QUEUED
-        defer_steps(session, [step], priority=submission.priority)
+        defer_steps(session, [step], priority=submission.priority, delay=backoff_delay(step.attempts, backoff))
         return
     step.finished = now
     if outcome.action == SUCCESS:

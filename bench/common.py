@@ -1,0 +1,296 @@
+"""Shared plumbing for the benchmarks: servers, throw-away databases, our service, timing helpers."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import requests
+from sqlalchemy.engine import make_url
+
+from app.db import libpq_url, sqlalchemy_url
+
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+REPO = Path(__file__).resolve().parent.parent
+DONE_STATES = ("Complete", "Error", "Crash", "Cancelled")
+
+# A job of three chained steps, each running `true` through the local backend; it takes no input.
+NOOP_CONFIG = """
+version: 1
+backends:
+  - {name: local, type: local}
+tasks:
+  - {name: noop, backend: local, executable: "true"}
+jobs:
+  - name: noop3
+    description: three chained no-op steps (benchmark)
+    inputs: []
+    steps:
+      - {name: one, task: noop}
+      - {name: two, task: noop}
+      - {name: three, task: noop}
+"""
+NOOP_JOB = "noop3"
+NOOP_STEPS = 3
+
+
+@dataclass
+class Context:
+    """What every measurement gets: the server to make databases on, and the run's options."""
+
+    server_url: str  # SQLAlchemy URL of a database on a server where we may CREATE DATABASE
+    n: int = 1000
+    latency_runs: int = 200
+    big_rows: int = 100_000
+    workers: int = 2
+    concurrency: int = 4
+    web_processes: int = 2
+    clients: int = 16
+    logdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="aa-bench-logs-")))
+    notes: list[str] = field(default_factory=list)  # problems noticed, for the report
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+        print(f"  ! {text}", file=sys.stderr, flush=True)
+
+
+def log(text: str) -> None:
+    """Progress, on stderr, so stdout keeps only the table."""
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+# --- servers and databases ----------------------------------------------------------------------
+
+
+def server_answers(url: str, timeout: float = 2.0) -> bool:
+    try:
+        with psycopg.connect(dsn(url), connect_timeout=timeout):
+            return True
+    except psycopg.Error:
+        return False
+
+
+@contextmanager
+def database_server(url: str | None) -> Iterator[str]:
+    """The given server, else the machine's PostgreSQL at 127.0.0.1:5432, else an embedded one."""
+    if url:
+        yield sqlalchemy_url(url)
+        return
+    if server_answers(DEFAULT_SERVER):
+        yield sqlalchemy_url(DEFAULT_SERVER)
+        return
+    from app.embedded import start_embedded
+
+    log("no PostgreSQL at 127.0.0.1:5432; starting the embedded server")
+    with tempfile.TemporaryDirectory(prefix="aa-bench-pg-") as tmp:
+        url, server = start_embedded(Path(tmp) / "pgdata", cleanup="delete")
+        try:
+            yield url
+        finally:
+            server.cleanup()
+
+
+def dsn(url: str) -> str:
+    """A libpq connection string for a SQLAlchemy or libpq URL."""
+    return libpq_url(sqlalchemy_url(url))
+
+
+def with_database(url: str, name: str) -> str:
+    return make_url(sqlalchemy_url(url)).set(database=name).render_as_string(hide_password=False)
+
+
+@contextmanager
+def fresh_database(server_url: str, label: str) -> Iterator[str]:
+    """CREATE DATABASE bench_<label>_<random>; yield its SQLAlchemy URL; drop it afterwards."""
+    name = f"bench_{re.sub(r'[^a-z0-9_]', '_', label.lower())}_{uuid.uuid4().hex[:8]}"
+    admin = dsn(server_url)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield with_database(server_url, name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def scalar(url: str, sql: str, params: tuple = ()) -> object:
+    with psycopg.connect(dsn(url), autocommit=True) as connection:
+        return connection.execute(sql, params).fetchone()[0]
+
+
+def execute(url: str, *statements: str) -> None:
+    with psycopg.connect(dsn(url), autocommit=True) as connection:
+        for statement in statements:
+            connection.execute(statement)
+
+
+# --- processes ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def output_to(path: Path) -> Iterator[None]:
+    """Children started inside this block write their stdout and stderr to `path`, not ours."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with open(path, "ab") as sink:
+        saved = os.dup(1), os.dup(2)
+        try:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def stop(process: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM, then SIGKILL, one process we started (by its id)."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def scan_logs(ctx: Context, path: Path, label: str) -> None:
+    """Note tracebacks and error lines our processes logged (the access log is not an error)."""
+    if not path.exists():
+        return
+    lines = path.read_text(errors="replace").splitlines()
+    bad = [line for line in lines if re.search(r"Traceback|\bERROR\b|\bCRITICAL\b|\bWARNING\b", line)]
+    statuses = [m.group(1) for line in lines if (m := re.search(r'" (5\d\d) ', line))]
+    if bad:
+        ctx.note(f"{label}: {len(bad)} warning/error line(s) in {path}, first: {bad[0][:200]}")
+    if statuses:
+        ctx.note(f"{label}: {len(statuses)} HTTP 5xx answer(s) in the access log {path}")
+
+
+class Service:
+    """Our service on one database: gunicorn (via app.runtime.serve) and `aa worker` processes."""
+
+    def __init__(self, ctx: Context, url: str, label: str) -> None:
+        self.ctx = ctx
+        self.url = url
+        self.label = label
+        self.web_log = ctx.logdir / f"{label}-gunicorn.log"
+        self.worker_log = ctx.logdir / f"{label}-workers.log"
+        self.web: subprocess.Popen | None = None
+        self.workers: list[subprocess.Popen] = []
+        self.base = ""
+
+    def start_web(self) -> str:
+        from app import runtime
+
+        port = free_port()
+        with output_to(self.web_log):
+            self.web = runtime.serve(self.url, host="127.0.0.1", port=port, processes=self.ctx.web_processes)
+        self.base = f"http://127.0.0.1:{port}"
+
+        def healthy() -> bool:
+            if self.web.poll() is not None:
+                raise RuntimeError(f"gunicorn exited (see {self.web_log})")
+            try:
+                return requests.get(f"{self.base}/api/health", timeout=2).status_code == 200
+            except requests.ConnectionError:
+                return False
+
+        wait_until(healthy, 60, "the web server to be healthy")
+        return self.base
+
+    def start_workers(self, n: int | None = None, env: dict[str, str] | None = None) -> None:
+        from app import runtime
+
+        n = self.ctx.workers if n is None else n
+        before = len(self.workers)
+        with output_to(self.worker_log):
+            for _ in range(n):
+                self.workers.append(runtime.spawn_worker(self.url, concurrency=self.ctx.concurrency, env=env))
+
+        def registered() -> bool:
+            if any(w.poll() is not None for w in self.workers):
+                raise RuntimeError(f"a worker exited (see {self.worker_log})")
+            return scalar(self.url, "SELECT count(*) FROM procrastinate_workers") >= before + n
+
+        wait_until(registered, 60, "the workers to register")
+
+    def stop(self) -> None:
+        for process in self.workers:
+            process.send_signal(signal.SIGTERM)
+        for process in self.workers:
+            stop(process)
+        if self.web is not None:
+            stop(self.web)
+        scan_logs(self.ctx, self.web_log, f"{self.label} gunicorn")
+        scan_logs(self.ctx, self.worker_log, f"{self.label} workers")
+
+    def __enter__(self) -> Service:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def prepare_ours(url: str) -> None:
+    """Migrate a fresh database and load the no-op configuration."""
+    from app import migrate
+    from app.db import make_engine, make_sessionmaker, transaction
+    from app.services import catalog
+
+    migrate.upgrade(url)
+    engine = make_engine(url, pool_size=1)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            catalog.load(session, NOOP_CONFIG)
+    finally:
+        engine.dispose()
+
+
+# --- statistics ---------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The p-th percentile (0..100), linear interpolation between closest ranks."""
+    if not values:
+        raise ValueError("no values")
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    rank = (len(ordered) - 1) * p / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
