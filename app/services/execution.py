@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.backends import local
+from app.backends import local, python
 from app.config import Settings
 from app.services import workspace
 from app.services.commands import build_argv
@@ -58,15 +58,17 @@ def execute(
         logs.mkdir()
         stdout_path, stderr_path = logs / "stdout", logs / "stderr"
         argv = _argv(work, staged, workdir)
-        env = {**os.environ, **task.get("environment", {})}
+        env = {**os.environ, **_backend_env(task), **task.get("environment", {})}
         result = local.run(
             argv, workdir=workdir, env=env, stdout_path=stdout_path, stderr_path=stderr_path,
             timeout=task.get("timeout"), grace=settings.kill_grace_seconds, stop=stop, guard=guard,
         )
         if task.get("stdout_glob") and result.start_error is None:
             (workdir / f"{work.submission_id}{task['stdout_glob']}").write_bytes(stdout_path.read_bytes())
-        produced = workspace.collect(workdir, task.get("out_globs", []), staged)
+        produced = workspace.collect(workdir, _out_globs(task), staged)
         outcome = judge(work.step_name, task, result, [p.name for p in produced])
+        if outcome.action == FAIL and _is_python(task) and (raised := python.error_message(workdir)):
+            outcome.message = f"Step {work.step_name} raised {raised}"
         outcome.outputs = [(p.name, p.read_bytes()) for p in produced]
         outcome.stdout = _tail(stdout_path, settings.log_limit_bytes)
         outcome.stderr = _tail(stderr_path, settings.log_limit_bytes)
@@ -75,8 +77,27 @@ def execute(
         workspace.remove_workdir(workdir, settings.keep_workdirs)
 
 
+def _is_python(task: dict[str, Any]) -> bool:
+    return task["backend"]["type"] == "python"
+
+
+def _backend_env(task: dict[str, Any]) -> dict[str, str]:
+    return python.environment() if _is_python(task) else {}
+
+
+def _out_globs(task: dict[str, Any]) -> list[str]:
+    """A Python task's returned value (<stem>.json) is a result even when .json is not declared."""
+    globs = task.get("out_globs", [])
+    return [*globs, ".json"] if _is_python(task) and ".json" not in globs else globs
+
+
 def _argv(work: StepWork, staged: list[str], workdir: Path) -> list[str]:
     task = work.task
+    if _is_python(task):
+        matches = [name for glob in task.get("in_globs", []) for name in workspace.matching(staged, glob)]
+        inputs = list(dict.fromkeys(matches))
+        return python.argv(task["function"], params=work.params, inputs=inputs, stem=work.submission_id,
+                           workdir=workdir)
     specs = [ParamSpec.from_dict(p) for p in task.get("parameters", [])]
     return build_argv(
         task["executable"],

@@ -1,0 +1,36 @@
+"""Runs in the child process: call the function, store its value, report its exception."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import traceback
+from pathlib import Path
+
+from app.backends.python import ERROR_FILE
+
+
+def main(args: list[str]) -> int:
+    function_ref, params_file, stem, *inputs = args
+    try:
+        module_name, _, attribute = function_ref.partition(":")
+        target = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            target = getattr(target, part)
+        params = json.loads(Path(params_file).read_text())
+        value = target(inputs=[Path(i).resolve() for i in inputs], params=params, workdir=Path.cwd())
+        if value is not None:
+            Path(f"{stem}.json").write_text(json.dumps(value, allow_nan=False))
+    except BaseException as exc:  # noqa: BLE001 - everything, SystemExit included, becomes a step error
+        if isinstance(exc, SystemExit) and exc.code in (0, None):
+            return 0
+        traceback.print_exc()
+        message = str(exc) if not isinstance(exc, SystemExit) else f"exit status {exc.code}"
+        Path(ERROR_FILE).write_text(json.dumps({"type": type(exc).__name__, "message": message[:1000]}))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

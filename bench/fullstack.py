@@ -1,0 +1,195 @@
+"""Ours, full stack: N submissions of a 3-step `true` job POSTed over HTTP until all are Complete.
+
+Also the same run with many finished queue jobs already in `procrastinate_jobs` (does the queue
+slow down as its table grows?).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import requests
+
+from bench.common import (
+    NOOP_JOB,
+    NOOP_STEPS,
+    Context,
+    Service,
+    dsn,
+    fresh_database,
+    log,
+    prepare_ours,
+)
+
+_COUNTS = """
+SELECT count(*) FILTER (WHERE state = 'Complete'),
+       count(*) FILTER (WHERE state IN ('Error', 'Crash', 'Cancelled')),
+       count(*)
+FROM submissions WHERE name = %s
+"""
+
+
+def post_submissions(base: str, n: int, clients: int, *, name: str, job: str = NOOP_JOB) -> tuple[list[str], list[str]]:
+    """POST n submissions from `clients` threads; return (accepted ids, failure descriptions)."""
+    local = threading.local()
+
+    def one(_: int) -> tuple[bool, str]:
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+        try:
+            response = session.post(f"{base}/api/submissions", json={"job": job, "name": name}, timeout=120)
+        except requests.RequestException as exc:
+            return False, f"{type(exc).__name__}: {exc}"
+        if response.status_code == 201:
+            return True, response.json()["id"]
+        return False, f"HTTP {response.status_code}: {response.text[:200]}"
+
+    with ThreadPoolExecutor(clients) as pool:
+        outcomes = list(pool.map(one, range(n)))
+    return [v for ok, v in outcomes if ok], [v for ok, v in outcomes if not ok]
+
+
+def warm_up(service: Service, url: str, count: int = 3) -> None:
+    """A few submissions run to the end before timing, so nothing is measured cold."""
+    ids, failures = post_submissions(service.base, count, 1, name="warmup")
+    if failures:
+        raise RuntimeError(f"warm-up submissions refused: {failures[0]}")
+    with psycopg.connect(dsn(url), autocommit=True) as connection:
+        deadline = time.monotonic() + 60
+        while True:
+            complete, failed, _ = connection.execute(_COUNTS, ("warmup",)).fetchone()
+            if complete + failed >= count:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError("warm-up submissions did not finish within 60 s")
+            time.sleep(0.05)
+
+
+def drive(ctx: Context, service: Service, url: str, n: int, *, label: str) -> dict[str, float]:
+    """POST n submissions concurrently and wait for all of them to finish; time it."""
+    result: dict = {}
+
+    def post() -> None:
+        result["ids"], result["failures"] = post_submissions(service.base, n, ctx.clients, name="measured")
+        result["posted_at"] = time.perf_counter()
+
+    poster = threading.Thread(target=post, daemon=True)
+    started = time.perf_counter()
+    poster.start()
+    last_progress, last_done = time.perf_counter(), -1
+    stall_limit = 60.0
+    with psycopg.connect(dsn(url), autocommit=True) as connection:
+        while True:
+            complete, failed, total = connection.execute(_COUNTS, ("measured",)).fetchone()
+            now = time.perf_counter()
+            finished_posting = "ids" in result
+            if finished_posting and complete + failed >= len(result["ids"]):
+                break
+            if complete + failed != last_done:
+                last_progress, last_done = now, complete + failed
+            elif now - last_progress > stall_limit:
+                detail = _stall_detail(connection)
+                ctx.note(f"{label}: no submission finished for {stall_limit:.0f} s "
+                         f"({complete + failed}/{total} done); {detail}")
+                break
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - started
+        breakdown = _breakdown(connection)
+    poster.join()
+    accepted = len(result.get("ids", []))
+    if result.get("failures"):
+        ctx.note(f"{label}: {len(result['failures'])} of {n} POSTs refused, first: {result['failures'][0]}")
+    if failed:
+        ctx.note(f"{label}: {failed} submission(s) ended in Error/Crash/Cancelled")
+    return {
+        "accepted": accepted,
+        "complete": complete,
+        "failed": failed,
+        "elapsed_s": elapsed,
+        "post_phase_s": result.get("posted_at", time.perf_counter()) - started,
+        "steps_per_s": complete * NOOP_STEPS / elapsed,
+        "submissions_per_s": complete / elapsed,
+        **breakdown,
+    }
+
+
+def _stall_detail(connection: psycopg.Connection) -> str:
+    steps = connection.execute("SELECT state, count(*) FROM steps GROUP BY 1 ORDER BY 1").fetchall()
+    jobs = connection.execute("SELECT status, count(*) FROM procrastinate_jobs GROUP BY 1 ORDER BY 1").fetchall()
+    workers = connection.execute("SELECT count(*) FROM procrastinate_workers").fetchone()[0]
+    return f"steps by state {dict(steps)}, queue jobs by status {dict(jobs)}, live workers {workers}"
+
+
+def _breakdown(connection: psycopg.Connection) -> dict[str, float]:
+    """Where the time went, from the service's own timestamps (milliseconds, means)."""
+    row = connection.execute(
+        """
+        SELECT avg(extract(epoch FROM st.started - st.queued)) * 1000,
+               avg(extract(epoch FROM st.finished - st.started)) * 1000,
+               avg(extract(epoch FROM s.finished - s.created)) * 1000
+        FROM steps st JOIN submissions s ON s.id = st.submission_id
+        WHERE s.name = 'measured' AND s.state = 'Complete'
+        """
+    ).fetchone()
+    keys = ("mean_queue_wait_ms", "mean_step_run_ms", "mean_submission_ms")
+    return {k: float(v) for k, v in zip(keys, row, strict=True) if v is not None}
+
+
+def throughput(ctx: Context, *, label: str = "fullstack", prefill_finished_jobs: int = 0) -> dict[str, float]:
+    """Fresh database, gunicorn + workers, warm-up, then N submissions; steps/s and submissions/s."""
+    with fresh_database(ctx.server_url, label) as url:
+        prepare_ours(url)
+        if prefill_finished_jobs:
+            log(f"{label}: storing {prefill_finished_jobs:,} finished queue jobs")
+            fill_finished_queue_jobs(url, prefill_finished_jobs)
+        with Service(ctx, url, label) as service:
+            service.start_web()
+            service.start_workers()
+            warm_up(service, url)
+            log(f"{label}: {ctx.n} submissions × {NOOP_STEPS} steps, {ctx.workers} workers × "
+                f"{ctx.concurrency}, {ctx.clients} HTTP clients")
+            measured = drive(ctx, service, url, ctx.n, label=label)
+    log(f"{label}: {measured['steps_per_s']:.1f} steps/s ({measured['elapsed_s']:.1f} s)")
+    return measured
+
+
+def fill_finished_queue_jobs(url: str, count: int, chunk: int = 200_000) -> None:
+    """`count` succeeded run_step jobs, with their deferred/started/succeeded events, as a
+    long-running installation that keeps its finished queue jobs would have."""
+    with psycopg.connect(dsn(url), autocommit=True) as connection:
+        done = 0
+        while done < count:
+            size = min(chunk, count - done)
+            with connection.transaction():
+                connection.execute(
+                    """
+                    WITH jobs AS (
+                        INSERT INTO procrastinate_jobs (queue_name, task_name, priority, args, status, attempts)
+                        SELECT 'local', 'run_step', 0, jsonb_build_object('step_id', -g), 'succeeded', 1
+                        FROM generate_series(%s::bigint, %s::bigint) AS g
+                        RETURNING id
+                    )
+                    INSERT INTO procrastinate_events (job_id, type, at)
+                    SELECT jobs.id, e.type, now() - interval '1 day'
+                    FROM jobs CROSS JOIN unnest(
+                        ARRAY['deferred', 'started', 'succeeded']::procrastinate_job_event_type[]) AS e(type)
+                    """,
+                    (done + 1, done + size),
+                )
+            done += size
+        connection.execute("VACUUM ANALYZE procrastinate_jobs")
+        connection.execute("VACUUM ANALYZE procrastinate_events")
+
+
+def run(ctx: Context) -> dict[str, float]:
+    measured = throughput(ctx, label="fullstack")
+    return {f"fullstack_{k}": v for k, v in measured.items()}
+
+
+def run_big_queue(ctx: Context) -> dict[str, float]:
+    measured = throughput(ctx, label="bigqueue", prefill_finished_jobs=ctx.big_rows)
+    return {"bigqueue_rows": ctx.big_rows, **{f"bigqueue_{k}": v for k, v in measured.items()}}
