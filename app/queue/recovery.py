@@ -50,3 +50,27 @@ def recover_stalled(session: Session, settings: Settings) -> int:
             steps.crash(session, queue_job_id=job_id, step=step,
                         message=f"Step {step.name} was lost: its worker stopped responding")
     return count
+
+
+_MINE = text("SELECT id FROM procrastinate_jobs WHERE worker_id = :id AND status = 'doing'")
+
+
+def find_unowned(session: Session, worker_id: int, running: set[int]) -> set[int]:
+    """Queue jobs recorded as taken by this worker that none of its threads runs."""
+    return set(session.execute(_MINE, {"id": worker_id}).scalars()) - running
+
+
+def release_lost_claims(session: Session, job_ids: set[int]) -> None:
+    """Hand back claims whose commit went through although the worker saw the connection fail.
+
+    The attempt never started, so it is forgotten rather than counted as a crash.
+    """
+    for job_id in job_ids:
+        step_id = session.execute(
+            text("SELECT (args->>'step_id')::bigint FROM procrastinate_jobs WHERE id = :id FOR UPDATE"),
+            {"id": job_id}).scalar()
+        step = session.get(Step, step_id) if step_id is not None else None
+        if step is not None and step.state == StepState.RUNNING:
+            steps.forget_attempt(session, step)
+            log.warning("step %s: a claim lost to a connection failure is handed back", step.id)
+        session.execute(_RETRY, {"job_id": job_id, "delay": 0})

@@ -56,6 +56,7 @@ class Worker:
         self._threads: list[threading.Thread] = []
         self._watchdog: Watchdog | None = None
         self._connected_since = time.monotonic()
+        self._suspects: set[int] = set()
 
     def start(self) -> None:
         """Register with Procrastinate's workers table and start the threads."""
@@ -179,6 +180,11 @@ class Worker:
             # after an outage, everyone's heartbeat is old and nobody should be taken for dead.
             if time.monotonic() - self._connected_since > self.settings.stalled_after_seconds:
                 recovery.recover_stalled(session, self.settings)
+            # A claim whose commit succeeded while we saw the connection fail is ours but run by
+            # no thread. Seen so at two beats in a row (not just claimed in between), it is lost.
+            unowned = recovery.find_unowned(session, self.worker_id, set(running))
+            recovery.release_lost_claims(session, unowned & self._suspects)
+            self._suspects = unowned - self._suspects
         if alive is None:
             log.warning("worker %s was taken for dead; registering again", self.worker_id)
             self._register()

@@ -152,6 +152,17 @@ def record(
         _end(submission, SubmissionState.COMPLETE, step.message if outcome.action == TERMINATE else "")
 
 
+def forget_attempt(session: Session, step: Step) -> None:
+    """Undo the start of an attempt that never ran (its claim was lost): the step is queued again."""
+    lock_submission(session, step.submission_id)
+    session.refresh(step)
+    attempt = session.get(Attempt, (step.id, step.attempts))
+    if attempt is not None:
+        session.delete(attempt)
+    step.attempts -= 1
+    step.state = StepState.QUEUED
+
+
 def crash(session: Session, *, queue_job_id: int | None, step: Step, message: str) -> None:
     """Mark a step whose attempts the system lost (a dead worker) as Crash, and its submission."""
     submission = lock_submission(session, step.submission_id)

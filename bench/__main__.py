@@ -1,0 +1,101 @@
+"""`python -m bench`: run the performance measurements side by side and print one table.
+
+Every measurement makes its own database on the server (CREATE DATABASE bench_<name>_<random>,
+dropped afterwards). Progress goes to stderr, the table to stdout, and everything to
+bench/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from bench import api, celery_chain, ceilings, fullstack, latency, procrastinate_raw, report
+from bench.common import Context, database_server, log
+
+MEASUREMENTS: dict[str, Callable[[Context], dict]] = {
+    "ceilings": ceilings.run,
+    "fullstack": fullstack.run,
+    "celery": celery_chain.run,
+    "procrastinate": procrastinate_raw.run,
+    "bigqueue": fullstack.run_big_queue,
+    "latency": latency.run,
+    "api": api.run,
+}
+RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=1000, help="submissions (chains) per throughput run [1000]")
+    parser.add_argument("--latency-runs", type=int, default=200, help="sequential runs for the latency [200]")
+    parser.add_argument("--database-url", help="a PostgreSQL server to create databases on [127.0.0.1:5432 if it "
+                                               "answers, else the embedded server]")
+    parser.add_argument("--only", type=lambda s: [x.strip() for x in s.split(",") if x.strip()],
+                        default=list(MEASUREMENTS),
+                        help=f"comma-separated measurements to run, of: {', '.join(MEASUREMENTS)} [all]")
+    parser.add_argument("--rows-1e6", action="store_true",
+                        help="store 10^6 rows for the big-table measurements (slow), instead of --big-rows")
+    parser.add_argument("--big-rows", type=int, default=100_000,
+                        help="rows stored for the big-table measurements without --rows-1e6 [100000]")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes [2]")
+    parser.add_argument("--concurrency", type=int, default=4, help="runners per worker process [4]")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients for the POSTs [16]")
+    parser.add_argument("--web-processes", type=int, default=2, help="gunicorn processes [2]")
+    parser.add_argument("--output", type=Path, default=RESULTS, help=f"JSON results [{RESULTS}]")
+    args = parser.parse_args(argv)
+    unknown = [name for name in args.only if name not in MEASUREMENTS]
+    if unknown:
+        parser.error(f"unknown measurement(s) {', '.join(unknown)}; choose from {', '.join(MEASUREMENTS)}")
+    if args.rows_1e6:
+        args.big_rows = 1_000_000
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    metrics: dict = {}
+    failed: list[str] = []
+    with database_server(args.database_url) as server_url:
+        ctx = Context(server_url=server_url, n=args.n, latency_runs=args.latency_runs, big_rows=args.big_rows,
+                      workers=args.workers, concurrency=args.concurrency, web_processes=args.web_processes,
+                      clients=args.clients)
+        log(f"server {server_url.split('@')[-1]}, logs in {ctx.logdir}")
+        for name, measure in MEASUREMENTS.items():
+            if name not in args.only:
+                continue
+            log(f"--- {name}")
+            try:
+                metrics.update(measure(ctx))
+            except Exception as exc:  # one broken measurement must not lose the others
+                traceback.print_exc(file=sys.stderr)
+                ctx.note(f"{name} failed: {type(exc).__name__}: {exc}")
+                failed.append(name)
+    rows = report.build_rows(metrics)
+    meta = {
+        "generated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "host": platform.node(), "cores": os.cpu_count(), "python": platform.python_version(),
+        "server": server_url.split("@")[-1], "options": {k: str(v) for k, v in vars(args).items()},
+        "duration_s": round(time.perf_counter() - started, 1), "failed": failed, "log_dir": str(ctx.logdir),
+    }
+    report.write_json(args.output, meta=meta, metrics=metrics, rows=rows, notes=ctx.notes)
+    print(report.format_table(rows))
+    if ctx.notes:
+        print("\nnotes:")
+        for note in ctx.notes:
+            print(f"  - {note}")
+    print(f"\n{meta['duration_s']} s; JSON in {args.output}; logs in {ctx.logdir}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

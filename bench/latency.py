@@ -1,0 +1,88 @@
+"""Latency: POST to Complete for a single 3-step `true` job, run after run on an otherwise idle system.
+
+The client POSTs, then watches the submission's row (a 1 ms SQL poll on its own connection, so the
+measurement adds no HTTP polling delay) until it is finished.
+"""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+import requests
+
+from bench.common import (
+    DONE_STATES,
+    NOOP_JOB,
+    Context,
+    Service,
+    dsn,
+    fresh_database,
+    log,
+    percentile,
+    prepare_ours,
+)
+
+WARMUP_RUNS = 5
+
+
+def one_run(session: requests.Session, base: str, connection: psycopg.Connection, name: str,
+            timeout: float = 60.0) -> tuple[float, float, str]:
+    """(POST-to-finished ms, POST answer ms, final state) of one submission."""
+    started = time.perf_counter()
+    response = session.post(f"{base}/api/submissions", json={"job": NOOP_JOB, "name": name}, timeout=60)
+    answered = time.perf_counter()
+    if response.status_code != 201:
+        raise RuntimeError(f"POST refused: HTTP {response.status_code}: {response.text[:200]}")
+    submission_id = response.json()["id"]
+    deadline = started + timeout
+    while True:
+        state = connection.execute("SELECT state FROM submissions WHERE id = %s", (submission_id,)).fetchone()[0]
+        if state in DONE_STATES:
+            break
+        if time.perf_counter() > deadline:
+            break
+        time.sleep(0.001)
+    finished = time.perf_counter()
+    return (finished - started) * 1000, (answered - started) * 1000, state
+
+
+def run(ctx: Context) -> dict[str, float]:
+    with fresh_database(ctx.server_url, "latency") as url:
+        prepare_ours(url)
+        with Service(ctx, url, "latency") as service:
+            service.start_web()
+            service.start_workers()
+            log(f"latency: {ctx.latency_runs} sequential runs (+{WARMUP_RUNS} warm-up), "
+                f"{ctx.workers} idle workers × {ctx.concurrency}")
+            totals: list[float] = []
+            posts: list[float] = []
+            bad: dict[str, int] = {}
+            with requests.Session() as session, psycopg.connect(dsn(url), autocommit=True) as connection:
+                for i in range(WARMUP_RUNS + ctx.latency_runs):
+                    measured = i >= WARMUP_RUNS
+                    total, post, state = one_run(session, service.base, connection,
+                                                 "latency" if measured else "warmup")
+                    if measured:
+                        if state != "Complete":
+                            bad[state] = bad.get(state, 0) + 1
+                        totals.append(total)
+                        posts.append(post)
+                    time.sleep(0.02)  # let the system go idle again
+                server_side = [float(v) for (v,) in connection.execute(
+                    "SELECT extract(epoch FROM finished - created) * 1000 FROM submissions"
+                    " WHERE name = 'latency' AND finished IS NOT NULL").fetchall()]
+    if bad:
+        ctx.note(f"latency: {sum(bad.values())} of {ctx.latency_runs} runs did not end Complete: {bad}")
+    metrics = {
+        "latency_runs": len(totals),
+        "latency_p50_ms": percentile(totals, 50),
+        "latency_p95_ms": percentile(totals, 95),
+        "latency_p99_ms": percentile(totals, 99),
+        "latency_max_ms": max(totals),
+        "latency_post_p50_ms": percentile(posts, 50),
+        "latency_server_p50_ms": percentile(server_side, 50) if server_side else None,
+    }
+    log(f"latency: p50 {metrics['latency_p50_ms']:.1f} ms, p95 {metrics['latency_p95_ms']:.1f} ms, "
+        f"p99 {metrics['latency_p99_ms']:.1f} ms")
+    return metrics

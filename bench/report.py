@@ -1,0 +1,141 @@
+"""The results table: measured values next to the targets of the performance issue (SPEC §11)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+# Targets (the performance issue).
+VS_CELERY = 1.5  # full-stack steps/s ≥ 1.5 × Celery's
+OF_SPAWN_CEILING = 0.40  # full-stack steps/s ≥ 40 % of the spawn ceiling
+LATENCY_P50_MS = 25.0
+LATENCY_P99_MS = 60.0
+POSTS_PER_S = 500.0
+GET_GROWTH = 1.2  # GET status p50 at 10^6 rows ≤ 1.2 × at 10^3 rows
+BIG_QUEUE = 0.9  # throughput with 10^6 finished queue jobs ≥ 0.9 × empty table
+TARGET_ROWS = 1_000_000
+
+
+@dataclass
+class Row:
+    name: str
+    measured: float | None
+    unit: str
+    target: str = ""
+    ratio: float | None = None
+    met: bool | None = None
+    note: str = ""
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def _at_least(value: float | None, bound: float | None) -> bool | None:
+    return None if value is None or bound is None else value >= bound
+
+
+def _at_most(value: float | None, bound: float | None) -> bool | None:
+    return None if value is None or bound is None else value <= bound
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def _rows_label(count: float | None) -> str:
+    if not count:
+        return "?"
+    exponent = len(str(int(count))) - 1
+    return f"10^{exponent}" if int(count) == 10**exponent else f"{int(count):,}"
+
+
+def build_rows(m: dict[str, Any]) -> list[Row]:
+    """Table rows from the metrics of whichever measurements ran."""
+    ours = m.get("fullstack_steps_per_s")
+    celery = m.get("celery_steps_per_s")
+    spawn = m.get("spawn_ceiling")
+    raw = m.get("procrastinate_steps_per_s")
+    rows = [
+        Row("ours, full stack (local `true`) vs Celery", ours, "steps/s",
+            f"≥ {VS_CELERY}× Celery" + (f" = {_fmt(VS_CELERY * celery)}" if celery else ""),
+            _ratio(ours, celery), _at_least(_ratio(ours, celery), VS_CELERY)),
+        Row("ours, full stack (local `true`) vs spawn ceiling", ours, "steps/s",
+            f"≥ {OF_SPAWN_CEILING:.0%} of ceiling" + (f" = {_fmt(OF_SPAWN_CEILING * spawn)}" if spawn else ""),
+            _ratio(ours, spawn), _at_least(_ratio(ours, spawn), OF_SPAWN_CEILING)),
+        Row("ours, full stack (local `true`)", m.get("fullstack_submissions_per_s"), "submissions/s"),
+        Row("ours, full stack (python no-op tasks)", None, "steps/s", "",
+            note="TODO: python backend not built yet"),
+        Row("Celery chain on Redis, 3 × `true` + status row", celery, "steps/s", "(baseline)"),
+        Row("raw Procrastinate, 3 chained no-op tasks", raw, "tasks/s", "(queue overhead)",
+            _ratio(ours, raw), note="ratio = ours / raw"),
+        Row("ceiling: spawn `true`, 1 process", m.get("spawn_per_s_serial"), "spawns/s"),
+        Row(f"ceiling: spawn `true`, {m.get('cores', '?')} processes", m.get("spawn_per_s_parallel"), "spawns/s"),
+        Row("ceiling: pgbench single-row commits, 1 client", m.get("commits_per_s_1"), "commits/s"),
+        Row(f"ceiling: pgbench single-row commits, {m.get('pgbench_clients', '?')} clients",
+            m.get("commits_per_s_n"), "commits/s"),
+        Row("latency POST→Complete p50", m.get("latency_p50_ms"), "ms", f"≤ {LATENCY_P50_MS:.0f} ms",
+            _ratio(m.get("latency_p50_ms"), LATENCY_P50_MS), _at_most(m.get("latency_p50_ms"), LATENCY_P50_MS)),
+        Row("latency POST→Complete p95", m.get("latency_p95_ms"), "ms"),
+        Row("latency POST→Complete p99", m.get("latency_p99_ms"), "ms", f"≤ {LATENCY_P99_MS:.0f} ms",
+            _ratio(m.get("latency_p99_ms"), LATENCY_P99_MS), _at_most(m.get("latency_p99_ms"), LATENCY_P99_MS)),
+        Row("  of which: POST answered, p50", m.get("latency_post_p50_ms"), "ms"),
+        Row("  server created→finished, p50", m.get("latency_server_p50_ms"), "ms"),
+        Row("API accepted POSTs, workers stopped", m.get("api_posts_per_s"), "POSTs/s", f"≥ {POSTS_PER_S:.0f}/s",
+            _ratio(m.get("api_posts_per_s"), POSTS_PER_S), _at_least(m.get("api_posts_per_s"), POSTS_PER_S)),
+    ]
+    small, big = m.get("api_get_p50_small_ms"), m.get("api_get_p50_big_ms")
+    big_label = _rows_label(m.get("api_rows_big"))
+    rows += [
+        Row(f"GET status p50, {_rows_label(m.get('api_rows_small'))} submissions", small, "ms"),
+        Row(f"GET status p50, {big_label} submissions", big, "ms",
+            f"≤ {GET_GROWTH}× 10^3" + (f" = {_fmt(GET_GROWTH * small)}" if small else ""),
+            _ratio(big, small), _at_most(_ratio(big, small), GET_GROWTH),
+            _scaled_note(m.get("api_rows_big"))),
+    ]
+    queue = m.get("bigqueue_steps_per_s")
+    rows.append(Row(f"ours, full stack, {_rows_label(m.get('bigqueue_rows'))} finished queue jobs", queue, "steps/s",
+                    f"≥ {BIG_QUEUE}× empty" + (f" = {_fmt(BIG_QUEUE * ours)}" if ours else ""),
+                    _ratio(queue, ours), _at_least(_ratio(queue, ours), BIG_QUEUE),
+                    _scaled_note(m.get("bigqueue_rows"))))
+    return rows
+
+
+def _scaled_note(count: float | None) -> str:
+    if count and count < TARGET_ROWS:
+        return "target is at 10^6 rows: run with --rows-1e6"
+    return ""
+
+
+def format_table(rows: list[Row]) -> str:
+    header = ("measurement", "measured", "unit", "target", "ratio", "met")
+    cells = [header] + [
+        (r.name, _fmt(r.measured), r.unit, r.target, "" if r.ratio is None else f"{r.ratio:.2f}",
+         "" if r.met is None and not r.target.startswith(("≥", "≤")) else
+         ("n/a" if r.met is None else "met" if r.met else "NOT met"))
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    align = ["<", ">", "<", "<", ">", "<"]
+    lines = []
+    for n, row in enumerate(cells):
+        lines.append(" | ".join(f"{cell:{a}{w}}" for cell, a, w in zip(row, align, widths, strict=True)).rstrip())
+        if n == 0:
+            lines.append("-+-".join("-" * w for w in widths))
+    notes = [f"  * {r.name.strip()}: {r.note}" for r in rows if r.note]
+    return "\n".join(lines + ([""] + notes if notes else []))
+
+
+def write_json(path: Path, *, meta: dict[str, Any], metrics: dict[str, Any], rows: list[Row],
+               notes: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {"meta": meta, "metrics": metrics, "rows": [asdict(r) for r in rows], "notes": notes}
+    path.write_text(json.dumps(document, indent=2, default=str) + "\n")
