@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import api, celery_chain, ceilings, fullstack, latency, procrastinate_raw, report
+from bench import api, ceilings, celery_chain, fullstack, latency, procrastinate_raw, report
 from bench.common import Context, database_server, log
 
 MEASUREMENTS: dict[str, Callable[[Context], dict]] = {
@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     metrics: dict = {}
     failed: list[str] = []
+    loads: dict[str, float] = {}
     with database_server(args.database_url) as server_url:
         ctx = Context(server_url=server_url, n=args.n, latency_runs=args.latency_runs, big_rows=args.big_rows,
                       workers=args.workers, concurrency=args.concurrency, web_processes=args.web_processes,
@@ -73,7 +74,12 @@ def main(argv: list[str] | None = None) -> int:
         for name, measure in MEASUREMENTS.items():
             if name not in args.only:
                 continue
-            log(f"--- {name}")
+            load = os.getloadavg()[0]
+            loads[name] = round(load, 2)
+            log(f"--- {name} (load average {load:.2f})")
+            if load > 0.5 * (os.cpu_count() or 1):
+                ctx.note(f"the machine was busy before {name} (1-minute load average {load:.2f} on "
+                         f"{os.cpu_count()} cores): its numbers are not reliable")
             try:
                 metrics.update(measure(ctx))
             except Exception as exc:  # one broken measurement must not lose the others
@@ -86,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         "host": platform.node(), "cores": os.cpu_count(), "python": platform.python_version(),
         "server": server_url.split("@")[-1], "options": {k: str(v) for k, v in vars(args).items()},
         "duration_s": round(time.perf_counter() - started, 1), "failed": failed, "log_dir": str(ctx.logdir),
+        "load_average_before": loads,
     }
     report.write_json(args.output, meta=meta, metrics=metrics, rows=rows, notes=ctx.notes)
     print(report.format_table(rows))

@@ -221,8 +221,8 @@ class Service:
             if self.web.poll() is not None:
                 raise RuntimeError(f"gunicorn exited (see {self.web_log})")
             try:
-                return requests.get(f"{self.base}/api/health", timeout=2).status_code == 200
-            except requests.ConnectionError:
+                return requests.get(f"{self.base}/api/health", timeout=10).status_code == 200
+            except requests.RequestException:  # not listening yet, or still booting
                 return False
 
         wait_until(healthy, 60, "the web server to be healthy")

@@ -63,8 +63,8 @@ def run(ctx: Context) -> dict[str, float]:
         with app.open():
             app.schema_manager.apply_schema()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-        argv = [sys.executable, "-c", "import sys; from bench.procrastinate_raw import worker_main; worker_main(sys.argv[1:])",
-                conninfo, str(ctx.concurrency)]
+        code = "import sys; from bench.procrastinate_raw import worker_main; worker_main(sys.argv[1:])"
+        argv = [sys.executable, "-c", code, conninfo, str(ctx.concurrency)]
         with output_to(logfile):
             workers = [subprocess.Popen(argv, cwd=REPO, env=env) for _ in range(ctx.workers)]  # noqa: S603
         try:

@@ -83,6 +83,7 @@ class Step(Base):
     __table_args__ = (
         state_check("state", StepState, "state"),
         Index("ix_steps_submission_position", "submission_id", "position", unique=True),
+        Index("ix_steps_cache_key", "cache_key", postgresql_where=text("cache_key IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -99,6 +100,7 @@ class Step(Base):
     exit_status: Mapped[Optional[int]]
     message: Mapped[str] = mapped_column(Text, default="")
     cached: Mapped[bool] = mapped_column(default=False)
+    cache_key: Mapped[Optional[str]] = mapped_column(String(64))
     queue_job_id: Mapped[Optional[int]] = mapped_column(BigInteger)
     queued: Mapped[Optional[datetime]]
     started: Mapped[Optional[datetime]]

@@ -23,7 +23,7 @@ from app.models import (
 )
 from app.models.base import utcnow
 from app.queue.chain import backoff_delay, defer_steps
-from app.services import blobs, workspace
+from app.services import blobs, cache, workspace
 from app.services.execution import RETRY, SUCCESS, TERMINATE, Outcome, StepWork
 
 _FETCH = text("SELECT id, args FROM procrastinate_fetch_job_v2(CAST(:queues AS varchar[]), :worker_id)")
@@ -57,17 +57,26 @@ def claim(session: Session, *, queues: list[str] | None, worker_id: int, worker:
         finish_queue_job(session, row.id)
         return Claim(row.id, None)
     now = utcnow()
-    step.attempts += 1
-    step.state = StepState.RUNNING
-    step.started = step.started or now
-    session.add(Attempt(step_id=step.id, number=step.attempts, worker=worker, started=now))
     if submission.state == SubmissionState.SUBMITTED:
         submission.state = SubmissionState.RUNNING
         submission.started = now
+    step.started = step.started or now
+    wanted = _wanted_files(session, submission, step)
+    step.cache_key = cache.key(step, wanted, str(submission.id))
+    source = cache.find(session, step.cache_key) if step.cache_key and submission.use_cache else None
+    if source is not None:
+        cache.reuse(session, submission, step, source)
+        _succeed(session, submission, step)
+        finish_queue_job(session, row.id)
+        return Claim(row.id, None)
+    step.attempts += 1
+    step.state = StepState.RUNNING
+    session.add(Attempt(step_id=step.id, number=step.attempts, worker=worker, started=now))
+    contents = blobs.get_many(session, {sha for _, sha in wanted})
     work = StepWork(
         step_id=step.id, attempt=step.attempts, submission_id=str(submission.id),
         step_name=step.name, task=step.task, params=step.params,
-        files=_files_for(session, submission, step),
+        files=[(name, contents[sha]) for name, sha in wanted],
     )
     return Claim(row.id, work)
 
@@ -83,8 +92,8 @@ def finish_queue_job(session: Session, queue_job_id: int) -> None:
     session.execute(_FINISH, {"job_id": queue_job_id})
 
 
-def _files_for(session: Session, submission: Submission, step: Step) -> list[tuple[str, bytes]]:
-    """The submission's inputs, then its ancestors' results, that match the step's in_globs."""
+def _wanted_files(session: Session, submission: Submission, step: Step) -> list[tuple[str, str]]:
+    """(name, sha256) of the submission's inputs, then its ancestors' results, matching the in_globs."""
     globs = step.task.get("in_globs", [])
     ancestors = _ancestors(submission.steps, step)
     wanted: list[tuple[str, str]] = [
@@ -99,8 +108,7 @@ def _files_for(session: Session, submission: Submission, step: Step) -> list[tup
     for ancestor in ancestors:
         wanted += [(r.name, r.sha256) for r in by_step.get(ancestor.name, []) if
                    any(r.name.endswith(g) for g in globs)]
-    contents = blobs.get_many(session, {sha for _, sha in wanted})
-    return [(name, contents[sha]) for name, sha in wanted]
+    return wanted
 
 
 def _ancestors(steps: list[Step], step: Step) -> list[Step]:
@@ -126,30 +134,42 @@ def record(
         return
     submission = lock_submission(session, step.submission_id)
     session.refresh(step)
-    if step is None or step.state != StepState.RUNNING or step.attempts != work.attempt:
+    if step.state != StepState.RUNNING or step.attempts != work.attempt:
         return  # cancelled or purged, or superseded by a later attempt: keep what is recorded
     now = utcnow()
     attempt = session.get(Attempt, (step.id, work.attempt))
     attempt.exit_status, attempt.outcome, attempt.finished = outcome.exit_status, outcome.action, now
     attempt.stdout, attempt.stderr = outcome.stdout, outcome.stderr
     step.exit_status, step.message = outcome.exit_status, outcome.message
-    _store_outputs(session, submission, step, outcome)
     if outcome.action == RETRY and step.attempts <= step.task.get("retries", 0):
         defer_steps(session, [step], priority=submission.priority, delay=backoff_delay(step.attempts, backoff))
+        return  # this attempt's files are dropped: the next attempt makes its own
+    _store_outputs(session, submission, step, outcome)
+    if outcome.action == SUCCESS:
+        _succeed(session, submission, step)
         return
     step.finished = now
-    if outcome.action == SUCCESS:
+    if outcome.action == TERMINATE:
         step.state = StepState.COMPLETE
-        _release_children(session, submission, step)
-    elif outcome.action == TERMINATE:
-        step.state = StepState.COMPLETE
+        step.cache_key = None  # an early end is not a result to reuse
         _skip_rest(submission)
+        _complete_if_done(submission, step.message)
     else:
         step.state = StepState.ERROR
         _skip_rest(submission)
         _end(submission, SubmissionState.ERROR, outcome.message or f"Step {step.name} failed")
-    if all(s.state in STEP_DONE for s in submission.steps) and submission.finished is None:
-        _end(submission, SubmissionState.COMPLETE, step.message if outcome.action == TERMINATE else "")
+
+
+def _succeed(session: Session, submission: Submission, step: Step) -> None:
+    """Mark a step Complete, queue the children it was the last parent of, and maybe end the submission."""
+    step.state, step.finished = StepState.COMPLETE, utcnow()
+    _release_children(session, submission, step)
+    _complete_if_done(submission)
+
+
+def _complete_if_done(submission: Submission, message: str = "") -> None:
+    if all(s.state in STEP_DONE for s in submission.steps):
+        _end(submission, SubmissionState.COMPLETE, message)
 
 
 def forget_attempt(session: Session, step: Step) -> None:

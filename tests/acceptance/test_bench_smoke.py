@@ -1,0 +1,31 @@
+"""The benchmark harness runs end to end on tiny numbers (no timing is asserted: SPEC §11)."""
+
+from __future__ import annotations
+
+from bench import fullstack, latency
+from bench.common import Context
+
+
+def tiny_context(server_url: str, tmp_path) -> Context:
+    return Context(server_url=server_url, n=5, latency_runs=3, big_rows=10, workers=1, concurrency=2,
+                   web_processes=1, clients=4, logdir=tmp_path)
+
+
+def test_full_stack_throughput_completes_every_submission(server_url, tmp_path):
+    ctx = tiny_context(server_url, tmp_path)
+    metrics = fullstack.run(ctx)
+    assert metrics["fullstack_accepted"] == 5
+    assert metrics["fullstack_complete"] == 5
+    assert metrics["fullstack_failed"] == 0
+    assert metrics["fullstack_steps_per_s"] > 0
+    assert metrics["fullstack_submissions_per_s"] > 0
+    assert not [note for note in ctx.notes if "fullstack" in note], ctx.notes
+
+
+def test_latency_runs_complete(server_url, tmp_path):
+    ctx = tiny_context(server_url, tmp_path)
+    metrics = latency.run(ctx)
+    assert metrics["latency_runs"] == 3
+    assert 0 < metrics["latency_p50_ms"] <= metrics["latency_p95_ms"] <= metrics["latency_p99_ms"]
+    assert metrics["latency_server_p50_ms"] > 0
+    assert not [note for note in ctx.notes if "did not end Complete" in note], ctx.notes

@@ -1,0 +1,74 @@
+"""The benchmark's report and options, without a database (no timing is asserted: SPEC §11)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench import report
+from bench.__main__ import MEASUREMENTS, parse_args
+from bench.common import percentile
+
+METRICS = {
+    "fullstack_steps_per_s": 900.0, "fullstack_submissions_per_s": 300.0, "celery_steps_per_s": 500.0,
+    "spawn_ceiling": 2000.0, "spawn_per_s_serial": 900.0, "spawn_per_s_parallel": 2000.0, "cores": 2,
+    "procrastinate_steps_per_s": 600.0, "commits_per_s_1": 5000.0, "commits_per_s_n": 15000.0,
+    "pgbench_clients": 8, "latency_p50_ms": 20.0, "latency_p95_ms": 40.0, "latency_p99_ms": 70.0,
+    "api_posts_per_s": 250.0, "api_rows_small": 1000, "api_get_p50_small_ms": 2.0, "api_rows_big": 100_000,
+    "api_get_p50_big_ms": 2.2, "bigqueue_rows": 100_000, "bigqueue_steps_per_s": 850.0,
+}
+
+
+def by_name(rows, start):
+    return next(r for r in rows if r.name.startswith(start))
+
+
+def test_ratios_and_verdicts():
+    rows = report.build_rows(METRICS)
+    celery = by_name(rows, "ours, full stack (local `true`) vs Celery")
+    assert celery.ratio == pytest.approx(1.8) and celery.met is True
+    ceiling = by_name(rows, "ours, full stack (local `true`) vs spawn ceiling")
+    assert ceiling.ratio == pytest.approx(0.45) and ceiling.met is True
+    assert by_name(rows, "latency POST→Complete p50").met is True
+    assert by_name(rows, "latency POST→Complete p99").met is False
+    assert by_name(rows, "API accepted POSTs").met is False
+    get = by_name(rows, "GET status p50, 10^5")
+    assert get.ratio == pytest.approx(1.1) and get.met is True and "--rows-1e6" in get.note
+    queue = by_name(rows, "ours, full stack, 10^5 finished queue jobs")
+    assert queue.ratio == pytest.approx(850 / 900) and queue.met is True
+
+
+def test_missing_measurements_are_not_applicable():
+    rows = report.build_rows({"latency_p50_ms": 30.0})
+    assert by_name(rows, "ours, full stack (local `true`) vs Celery").met is None
+    assert by_name(rows, "latency POST→Complete p50").met is False
+    python = by_name(rows, "ours, full stack (python no-op tasks)")
+    assert python.measured is None and "TODO" in python.note
+    table = report.format_table(rows)
+    assert "n/a" in table and "NOT met" in table
+
+
+def test_json_output(tmp_path):
+    rows = report.build_rows(METRICS)
+    path = tmp_path / "results" / "latest.json"
+    report.write_json(path, meta={"n": 5}, metrics=METRICS, rows=rows, notes=["x"])
+    document = json.loads(path.read_text())
+    assert document["metrics"]["celery_steps_per_s"] == 500.0
+    assert document["rows"][0]["unit"] == "steps/s" and document["notes"] == ["x"]
+
+
+def test_options():
+    args = parse_args([])
+    assert (args.n, args.latency_runs, args.big_rows, args.workers, args.concurrency) == (1000, 200, 100_000, 2, 4)
+    assert args.only == list(MEASUREMENTS)
+    args = parse_args(["--rows-1e6", "--only", "api, latency", "--n", "5"])
+    assert args.big_rows == 1_000_000 and args.only == ["api", "latency"] and args.n == 5
+    with pytest.raises(SystemExit):
+        parse_args(["--only", "nonsense"])
+
+
+def test_percentile():
+    assert percentile([3.0, 1.0, 2.0], 50) == 2.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 100) == 4.0
+    assert percentile([5.0], 99) == 5.0
