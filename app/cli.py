@@ -68,23 +68,27 @@ def config() -> None:
     """Load, dump or check the YAML configuration."""
 
 
+CONFIG_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
 @config.command("check")
-@click.argument("file", type=click.File("rb"))
-def config_check(file) -> None:
+@click.argument("file", type=CONFIG_FILE)
+def config_check(file: Path) -> None:
     """Validate a configuration file without loading it."""
+    from app.services.catalog import read_file
     from app.services.catalog_schema import parse_config
 
-    _or_fail(lambda: parse_config(file.read()))
+    _or_fail(lambda: parse_config(read_file(file)))
     click.echo("configuration is valid")
 
 
 @config.command("load")
-@click.argument("file", type=click.File("rb"))
-def config_load(file) -> None:
-    """Replace the configuration with FILE, atomically."""
+@click.argument("file", type=CONFIG_FILE)
+def config_load(file: Path) -> None:
+    """Replace the configuration with FILE, atomically (`$HERE` in it is FILE's folder)."""
     from app.services import catalog
 
-    data = file.read()
+    data = _or_fail(lambda: catalog.read_file(file))
     with runtime.session_scope() as session:
         loaded = _or_fail(lambda: catalog.load(session, data))
     click.echo(f"loaded {len(loaded['backends'])} backends, {len(loaded['tasks'])} tasks, "

@@ -50,13 +50,19 @@ def load_initial_config(config_file: Path | None) -> str:
 
     with session_scope() as session:
         if config_file is not None:
-            catalog.load(session, config_file.read_bytes())
+            catalog.load(session, catalog.read_file(config_file))
             return f"loaded {config_file}"
         if catalog.is_empty(session):
-            documents = [p.read_text() for p in sorted(EXAMPLES.glob("*.yaml"))]
-            catalog.load(session, "\n---\n".join(documents))
+            catalog.load(session, example_config())
             return f"loaded the example jobs from {EXAMPLES}"
     return "kept the configuration already loaded"
+
+
+def example_config() -> str:
+    """Every example file, as one multi-document configuration."""
+    from app.services import catalog
+
+    return "\n---\n".join(catalog.read_file(p) for p in sorted(EXAMPLES.glob("*.yaml")))
 
 
 def serve(url: str, *, host: str, port: int, processes: int = 2) -> subprocess.Popen:

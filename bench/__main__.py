@@ -96,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     report.write_json(args.output, meta=meta, metrics=metrics, rows=rows, notes=ctx.notes)
     print(report.format_table(rows))
+    details = report.format_details(metrics)
+    if details:
+        print("\n" + details)
     if ctx.notes:
         print("\nnotes:")
         for note in ctx.notes:

@@ -14,7 +14,8 @@ import uuid
 
 import psycopg
 
-from bench.common import REPO, Context, dsn, fresh_database, log, output_to, scan_logs, wait_until
+from bench.common import REPO, Context, CpuMeter, dsn, fresh_database, log, output_to, scan_logs, wait_until
+from bench.fullstack import cpu_per_step
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 STEPS = 3
@@ -104,6 +105,9 @@ def run(ctx: Context) -> dict[str, float]:
                             dispatch.execute("INSERT INTO bench_status (id, state) VALUES (%s, 'Submitted')", (i,))
                             chain(celery_app.step1.si(i), celery_app.step2.si(i), celery_app.step3.si(i)).apply_async()
 
+                    meter = CpuMeter({"workers": [worker.pid]}, url)
+                    meter.start()
+                    client_cpu = time.process_time()
                     started = time.perf_counter()
                     sender = threading.Thread(target=dispatch_all, daemon=True)
                     sender.start()
@@ -120,10 +124,12 @@ def run(ctx: Context) -> dict[str, float]:
                         time.sleep(0.02)
                     elapsed = time.perf_counter() - started
                     sender.join()
+                    cpu = {**meter.stop(), "client": time.process_time() - client_cpu}
         finally:
             _stop_worker(worker)
             _forget_queue(queue)
             scan_logs(ctx, logfile, "celery worker")
     log(f"celery: {done * STEPS / elapsed:.1f} steps/s ({elapsed:.1f} s)")
     return {"celery_steps_per_s": done * STEPS / elapsed, "celery_chains_per_s": done / elapsed,
-            "celery_complete": done, "celery_elapsed_s": elapsed, "celery_concurrency": concurrency}
+            "celery_complete": done, "celery_elapsed_s": elapsed, "celery_concurrency": concurrency,
+            **{f"celery_{k}": v for k, v in cpu_per_step(cpu, done * STEPS, elapsed).items()}}

@@ -294,3 +294,76 @@ def percentile(values: list[float], p: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+# --- CPU accounting (Linux /proc; silently empty elsewhere) -------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu(pid: int) -> tuple[float, float]:
+    """(own CPU seconds, CPU seconds of its reaped children) of one process."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0, 0.0
+    fields = text[text.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK, (int(fields[13]) + int(fields[14])) / _TICK
+
+
+def _tree(pid: int) -> list[int]:
+    """The process and its descendants that are alive now."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*") if Path(f"/proc/{pid}/task").exists() else []:
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            found += _tree(int(child))
+    return found
+
+
+def _backends(url: str) -> list[int]:
+    """PIDs of the server processes serving connections to this database (local servers only)."""
+    name = make_url(sqlalchemy_url(url)).database
+    try:
+        with psycopg.connect(dsn(url), autocommit=True) as connection:
+            me = connection.info.backend_pid
+            rows = connection.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,)).fetchall()
+    except psycopg.Error:
+        return []
+    return [pid for (pid,) in rows if pid != me]
+
+
+class CpuMeter:
+    """CPU seconds used between start() and stop() by groups of process trees, and by the
+    PostgreSQL backends of one database (when the server runs on this machine)."""
+
+    def __init__(self, groups: dict[str, list[int]], url: str | None = None) -> None:
+        self.groups = groups
+        self.url = url
+        self.before: dict[int, tuple[float, float]] = {}
+
+    def _snapshot(self) -> dict[str, list[int]]:
+        trees = {name: [p for root in roots for p in _tree(root)] for name, roots in self.groups.items()}
+        if self.url:
+            trees["postgres"] = _backends(self.url)
+        return trees
+
+    def start(self) -> None:
+        self.before = {pid: _cpu(pid) for pids in self._snapshot().values() for pid in pids}
+
+    def stop(self) -> dict[str, float]:
+        """{group: own CPU s, group + '_children': CPU s of reaped children (spawned programs)}."""
+        used: dict[str, float] = {}
+        for name, pids in self._snapshot().items():
+            own = children = 0.0
+            for pid in set(pids):
+                now, start = _cpu(pid), self.before.get(pid, (0.0, 0.0))
+                own += max(0.0, now[0] - start[0])
+                children += max(0.0, now[1] - start[1])
+            used[name] = own
+            if name != "postgres":
+                used[f"{name}_children"] = children
+        return used

@@ -17,6 +17,7 @@ from bench.common import (
     NOOP_JOB,
     NOOP_STEPS,
     Context,
+    CpuMeter,
     Service,
     dsn,
     fresh_database,
@@ -78,6 +79,9 @@ def drive(ctx: Context, service: Service, url: str, n: int, *, label: str) -> di
         result["posted_at"] = time.perf_counter()
 
     poster = threading.Thread(target=post, daemon=True)
+    meter = CpuMeter({"web": [service.web.pid], "workers": [w.pid for w in service.workers]}, url)
+    meter.start()
+    client_cpu = time.process_time()
     started = time.perf_counter()
     poster.start()
     last_progress, last_done = time.perf_counter(), -1
@@ -98,8 +102,9 @@ def drive(ctx: Context, service: Service, url: str, n: int, *, label: str) -> di
                 break
             time.sleep(0.02)
         elapsed = time.perf_counter() - started
+        poster.join()
+        cpu = {**meter.stop(), "client": time.process_time() - client_cpu}
         breakdown = _breakdown(connection)
-    poster.join()
     accepted = len(result.get("ids", []))
     if result.get("failures"):
         ctx.note(f"{label}: {len(result['failures'])} of {n} POSTs refused, first: {result['failures'][0]}")
@@ -114,7 +119,17 @@ def drive(ctx: Context, service: Service, url: str, n: int, *, label: str) -> di
         "steps_per_s": complete * NOOP_STEPS / elapsed,
         "submissions_per_s": complete / elapsed,
         **breakdown,
+        **cpu_per_step(cpu, complete * NOOP_STEPS, elapsed),
     }
+
+
+def cpu_per_step(cpu: dict[str, float], steps: int, elapsed: float) -> dict[str, float]:
+    """CPU milliseconds per completed step for each group, and the cores kept busy on average."""
+    if not steps:
+        return {}
+    out = {f"cpu_ms_per_step_{name}": seconds * 1000 / steps for name, seconds in cpu.items()}
+    out["cpu_cores_busy"] = sum(cpu.values()) / elapsed
+    return out
 
 
 def _stall_detail(connection: psycopg.Connection) -> str:

@@ -18,7 +18,8 @@ import time
 import psycopg
 from procrastinate import App, PsycopgConnector
 
-from bench.common import REPO, Context, dsn, fresh_database, log, output_to, scan_logs, stop, wait_until
+from bench.common import REPO, Context, CpuMeter, dsn, fresh_database, log, output_to, scan_logs, stop, wait_until
+from bench.fullstack import cpu_per_step
 
 QUEUE = "bench_raw"
 STEPS = 3
@@ -75,6 +76,9 @@ def run(ctx: Context) -> dict[str, float]:
                 wait_until(lambda: _count_done(connection, -3, -1) == 3, 60, "the warm-up chains")
                 log(f"procrastinate: {ctx.n} chains × {STEPS} no-op tasks, {ctx.workers} workers × "
                     f"concurrency {ctx.concurrency}")
+                meter = CpuMeter({"workers": [w.pid for w in workers]}, url)
+                meter.start()
+                client_cpu = time.process_time()
                 started = time.perf_counter()
                 sender = threading.Thread(target=asyncio.run, args=(_defer(app, range(1, ctx.n + 1)),), daemon=True)
                 sender.start()
@@ -91,13 +95,15 @@ def run(ctx: Context) -> dict[str, float]:
                     time.sleep(0.02)
                 elapsed = time.perf_counter() - started
                 sender.join()
+                cpu = {**meter.stop(), "client": time.process_time() - client_cpu}
         finally:
             for worker in workers:
                 stop(worker)
             scan_logs(ctx, logfile, "procrastinate workers")
     log(f"procrastinate: {done * STEPS / elapsed:.1f} tasks/s ({elapsed:.1f} s)")
     return {"procrastinate_steps_per_s": done * STEPS / elapsed, "procrastinate_chains_per_s": done / elapsed,
-            "procrastinate_complete": done, "procrastinate_elapsed_s": elapsed}
+            "procrastinate_complete": done, "procrastinate_elapsed_s": elapsed,
+            **{f"procrastinate_{k}": v for k, v in cpu_per_step(cpu, done * STEPS, elapsed).items()}}
 
 
 def worker_main(args: list[str]) -> None:

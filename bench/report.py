@@ -139,3 +139,27 @@ def write_json(path: Path, *, meta: dict[str, Any], metrics: dict[str, Any], row
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {"meta": meta, "metrics": metrics, "rows": [asdict(r) for r in rows], "notes": notes}
     path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+
+
+def format_details(m: dict[str, Any]) -> str:
+    """Where the CPU went, per completed step, and our service's own step timings."""
+    lines = []
+    groups = ("web", "workers", "workers_children", "postgres", "client")
+    labels = {"workers_children": "spawned programs", "client": "bench client"}
+    for prefix, title in (("fullstack_", "ours, full stack"), ("bigqueue_", "ours, big queue table"),
+                          ("celery_", "Celery (Redis not counted)"), ("procrastinate_", "raw Procrastinate")):
+        parts = [f"{labels.get(g, g)} {m[f'{prefix}cpu_ms_per_step_{g}']:.2f}"
+                 for g in groups if f"{prefix}cpu_ms_per_step_{g}" in m]
+        if parts:
+            busy = m.get(f"{prefix}cpu_cores_busy")
+            lines.append(f"  {title}: " + ", ".join(parts) + (f"; {busy:.2f} cores busy" if busy else ""))
+    if lines:
+        lines.insert(0, "CPU ms per completed step:")
+    timings = [(label, m.get(f"fullstack_{key}")) for key, label in (
+        ("mean_queue_wait_ms", "queued→started"), ("mean_step_run_ms", "started→finished"),
+        ("mean_submission_ms", "submission created→finished"), ("post_phase_s", "POST phase (s)"),
+        ("elapsed_s", "whole run (s)"))]
+    if any(value is not None for _, value in timings):
+        lines.append("ours, full stack, means: " + ", ".join(f"{label} {_fmt(value)}" for label, value in timings
+                                                            if value is not None))
+    return "\n".join(lines)

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from app.errors import Forbidden, InvalidInput
+from app.errors import ConfigError, Forbidden, InvalidInput
 from app.models import Backend, Job, Task
 from app.models.base import utcnow
 from app.services.catalog_schema import dump_config, parse_config
+
+
+def read_file(path: Path) -> str:
+    """A configuration file's text, with `$HERE` replaced by the file's folder (scripts kept beside it)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text") from None
+    return text.replace("$HERE", str(path.resolve().parent))
 
 
 def load(session: Session, document: str | bytes | dict) -> dict[str, Any]:

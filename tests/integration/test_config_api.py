@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from click.testing import CliRunner
 from sqlalchemy import text
 
 from app.cli import main
 from app.db import transaction
+from app.runtime import example_config
 from app.services import catalog
-
-EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.yaml"))
 
 
 def examples_document() -> str:
-    return "\n---\n".join(p.read_text() for p in EXAMPLES)
+    return example_config()
 
 
 def test_dump_load_dump_is_identical(sessions, load_config, engine):
