@@ -7,7 +7,7 @@ from http import HTTPStatus
 
 from flask import Flask, current_app, jsonify, request
 from flask_smorest import abort
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from app import database
@@ -35,6 +35,13 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(AppError)
     def _app_error(exc: AppError):
         return error_body(exc.status, exc.message, exc.errors)
+
+    @app.errorhandler(DataError)
+    def _bad_value(exc: DataError):
+        # Values the database cannot hold (NUL characters, out-of-range numbers) that got past
+        # the schemas: the client's fault, not ours.
+        log.info("value refused by the database: %s", exc.orig)
+        return error_body(400, "A value in the request cannot be stored or searched for")
 
     @app.errorhandler(OperationalError)
     def _database_down(exc: OperationalError):

@@ -13,7 +13,7 @@ from app import database
 from app.api import requests as submission_requests
 from app.api.common import bearer_token, client_address, require_admin, settings
 from app.errors import NotFound, Unauthorized
-from app.models import SUBMISSION_DONE, Submission
+from app.models import SUBMISSION_DONE, Submission, SubmissionState
 from app.services import cancel, listing, submissions
 
 
@@ -91,8 +91,8 @@ class CancelSchema(Schema):
 
 
 class ListArgs(Schema):
-    job = fields.String()
-    state = fields.String()
+    job = fields.String(validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,63}$"))
+    state = fields.String(validate=validate.OneOf([s.value for s in SubmissionState]))
     since = fields.DateTime()
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
