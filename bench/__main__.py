@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import api, ceilings, celery_chain, fullstack, latency, procrastinate_raw, report
-from bench.common import Context, database_server, log
+from bench.common import Context, busy_fraction, database_server, log
 
 MEASUREMENTS: dict[str, Callable[[Context], dict]] = {
     "ceilings": ceilings.run,
@@ -29,13 +29,15 @@ MEASUREMENTS: dict[str, Callable[[Context], dict]] = {
     "latency": latency.run,
     "api": api.run,
 }
+BUSY = 0.25  # CPU use by others, sampled for 1 s before each measurement, above which results are flagged
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=1000, help="submissions (chains) per throughput run [1000]")
+    parser.add_argument("--n", type=int, default=1000,
+                        help="submissions (chains) per throughput run, and POSTs for the API rate [1000]")
     parser.add_argument("--latency-runs", type=int, default=200, help="sequential runs for the latency [200]")
     parser.add_argument("--database-url", help="a PostgreSQL server to create databases on [127.0.0.1:5432 if it "
                                                "answers, else the embedded server]")
@@ -65,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     metrics: dict = {}
     failed: list[str] = []
-    loads: dict[str, float] = {}
+    loads: dict[str, float | None] = {}
     with database_server(args.database_url) as server_url:
         ctx = Context(server_url=server_url, n=args.n, latency_runs=args.latency_runs, big_rows=args.big_rows,
                       workers=args.workers, concurrency=args.concurrency, web_processes=args.web_processes,
@@ -74,12 +76,11 @@ def main(argv: list[str] | None = None) -> int:
         for name, measure in MEASUREMENTS.items():
             if name not in args.only:
                 continue
-            load = os.getloadavg()[0]
-            loads[name] = round(load, 2)
-            log(f"--- {name} (load average {load:.2f})")
-            if load > 0.5 * (os.cpu_count() or 1):
-                ctx.note(f"the machine was busy before {name} (1-minute load average {load:.2f} on "
-                         f"{os.cpu_count()} cores): its numbers are not reliable")
+            busy = busy_fraction()
+            loads[name] = None if busy is None else round(busy, 3)
+            log(f"--- {name}" + ("" if busy is None else f" (CPU {busy:.0%} busy with other work)"))
+            if busy is not None and busy > BUSY:
+                ctx.note(f"other work kept the CPUs {busy:.0%} busy just before {name}: its numbers are not reliable")
             try:
                 metrics.update(measure(ctx))
             except Exception as exc:  # one broken measurement must not lose the others
@@ -90,9 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "generated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "host": platform.node(), "cores": os.cpu_count(), "python": platform.python_version(),
-        "server": server_url.split("@")[-1], "options": {k: str(v) for k, v in vars(args).items()},
+        "server": server_url.split("@")[-1],
+        "options": {k: str(v) for k, v in vars(args).items() if k != "database_url"},  # no password
         "duration_s": round(time.perf_counter() - started, 1), "failed": failed, "log_dir": str(ctx.logdir),
-        "load_average_before": loads,
+        "cpu_busy_before": loads,
     }
     report.write_json(args.output, meta=meta, metrics=metrics, rows=rows, notes=ctx.notes)
     print(report.format_table(rows))

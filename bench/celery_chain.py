@@ -15,7 +15,7 @@ import uuid
 import psycopg
 
 from bench.common import REPO, Context, CpuMeter, dsn, fresh_database, log, output_to, scan_logs, wait_until
-from bench.fullstack import cpu_per_step
+from bench.fullstack import cpu_per_step, note_interference
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 STEPS = 3
@@ -60,8 +60,13 @@ def _forget_queue(queue: str) -> None:
 
 
 def run(ctx: Context) -> dict[str, float]:
+    try:
+        import celery  # noqa: F401
+        import redis  # noqa: F401
+    except ImportError as exc:
+        raise RuntimeError("the Celery baseline needs `pip install 'celery>=5.3' 'redis>=5'`") from exc
     if not redis_answers():
-        raise RuntimeError(f"Redis does not answer at {REDIS_URL} (or the redis package is missing)")
+        raise RuntimeError(f"Redis does not answer at {REDIS_URL}")
     queue = f"aa_bench_{uuid.uuid4().hex[:8]}"
     concurrency = ctx.workers * ctx.concurrency  # the same number of runners as our stack gets
     logfile = ctx.logdir / "celery-worker.log"
@@ -83,8 +88,9 @@ def run(ctx: Context) -> dict[str, float]:
         try:
             with psycopg.connect(dsn(url), autocommit=True) as connection:
 
-                def submit(row_id: int) -> None:
-                    connection.execute("INSERT INTO bench_status (id, state) VALUES (%s, 'Submitted')", (row_id,))
+                def submit(db: psycopg.Connection, row_id: int) -> None:
+                    """What the predecessor's view did: store the submission, send its chain."""
+                    db.execute("INSERT INTO bench_status (id, state) VALUES (%s, 'Submitted')", (row_id,))
                     chain(celery_app.step1.si(row_id), celery_app.step2.si(row_id),
                           celery_app.step3.si(row_id)).apply_async()
 
@@ -94,7 +100,7 @@ def run(ctx: Context) -> dict[str, float]:
                         (low, high)).fetchone()[0]
 
                 for i in range(-3, 0):  # warm-up chains (also proves the worker is up)
-                    submit(i)
+                    submit(connection, i)
                 wait_until(lambda: worker.poll() is None and complete(-3, -1) == 3, 120,
                            f"the Celery worker's warm-up chains (see {logfile})")
                 log(f"celery: {ctx.n} chains × {STEPS} tasks, prefork concurrency {concurrency}")
@@ -102,8 +108,7 @@ def run(ctx: Context) -> dict[str, float]:
 
                     def dispatch_all() -> None:
                         for i in range(1, ctx.n + 1):
-                            dispatch.execute("INSERT INTO bench_status (id, state) VALUES (%s, 'Submitted')", (i,))
-                            chain(celery_app.step1.si(i), celery_app.step2.si(i), celery_app.step3.si(i)).apply_async()
+                            submit(dispatch, i)
 
                     meter = CpuMeter({"workers": [worker.pid]}, url)
                     meter.start()
@@ -129,7 +134,9 @@ def run(ctx: Context) -> dict[str, float]:
             _stop_worker(worker)
             _forget_queue(queue)
             scan_logs(ctx, logfile, "celery worker")
+    usage = cpu_per_step(cpu, done * STEPS, elapsed)
+    note_interference(ctx, "celery (Redis counts as other here)", usage, allowed=0.5)
     log(f"celery: {done * STEPS / elapsed:.1f} steps/s ({elapsed:.1f} s)")
     return {"celery_steps_per_s": done * STEPS / elapsed, "celery_chains_per_s": done / elapsed,
             "celery_complete": done, "celery_elapsed_s": elapsed, "celery_concurrency": concurrency,
-            **{f"celery_{k}": v for k, v in cpu_per_step(cpu, done * STEPS, elapsed).items()}}
+            **{f"celery_{k}": v for k, v in usage.items()}}

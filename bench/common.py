@@ -344,6 +344,7 @@ class CpuMeter:
         self.groups = groups
         self.url = url
         self.before: dict[int, tuple[float, float]] = {}
+        self.machine_before: float | None = None
 
     def _snapshot(self) -> dict[str, list[int]]:
         trees = {name: [p for root in roots for p in _tree(root)] for name, roots in self.groups.items()}
@@ -353,6 +354,7 @@ class CpuMeter:
 
     def start(self) -> None:
         self.before = {pid: _cpu(pid) for pids in self._snapshot().values() for pid in pids}
+        self.machine_before = _machine_busy()
 
     def stop(self) -> dict[str, float]:
         """{group: own CPU s, group + '_children': CPU s of reaped children (spawned programs)}."""
@@ -366,4 +368,34 @@ class CpuMeter:
             used[name] = own
             if name != "postgres":
                 used[f"{name}_children"] = children
+        machine = _machine_busy()
+        if machine is not None and self.machine_before is not None:
+            used["machine"] = machine - self.machine_before
         return used
+
+
+def _machine_busy() -> float | None:
+    """CPU seconds all the machine's CPUs have been busy since boot (/proc/stat)."""
+    try:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return (sum(values[:8]) - idle) / _TICK
+
+
+def busy_fraction(seconds: float = 1.0) -> float | None:
+    """How busy the machine's CPUs are while we are not doing anything (0..1), from /proc/stat."""
+
+    def sample() -> tuple[int, int]:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+        return idle, sum(values)
+
+    try:
+        idle0, total0 = sample()
+        time.sleep(seconds)
+        idle1, total1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    return 1 - (idle1 - idle0) / max(1, total1 - total0)

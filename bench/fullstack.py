@@ -127,9 +127,19 @@ def cpu_per_step(cpu: dict[str, float], steps: int, elapsed: float) -> dict[str,
     """CPU milliseconds per completed step for each group, and the cores kept busy on average."""
     if not steps:
         return {}
+    cpu = dict(cpu)
+    machine = cpu.pop("machine", None)
     out = {f"cpu_ms_per_step_{name}": seconds * 1000 / steps for name, seconds in cpu.items()}
     out["cpu_cores_busy"] = sum(cpu.values()) / elapsed
+    if machine is not None:  # everything else the machine did meanwhile (other processes, the kernel)
+        out["cpu_cores_other"] = max(0.0, machine - sum(cpu.values())) / elapsed
     return out
+
+
+def note_interference(ctx: Context, label: str, metrics: dict[str, float], allowed: float = 0.3) -> None:
+    other = metrics.get("cpu_cores_other")
+    if other is not None and other > allowed:
+        ctx.note(f"{label}: other processes used {other:.2f} cores during the run: its numbers are not reliable")
 
 
 def _stall_detail(connection: psycopg.Connection) -> str:
@@ -168,6 +178,7 @@ def throughput(ctx: Context, *, label: str = "fullstack", prefill_finished_jobs:
             log(f"{label}: {ctx.n} submissions × {NOOP_STEPS} steps, {ctx.workers} workers × "
                 f"{ctx.concurrency}, {ctx.clients} HTTP clients")
             measured = drive(ctx, service, url, ctx.n, label=label)
+    note_interference(ctx, label, measured)
     log(f"{label}: {measured['steps_per_s']:.1f} steps/s ({measured['elapsed_s']:.1f} s)")
     return measured
 

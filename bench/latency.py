@@ -72,6 +72,11 @@ def run(ctx: Context) -> dict[str, float]:
                 server_side = [float(v) for (v,) in connection.execute(
                     "SELECT extract(epoch FROM finished - created) * 1000 FROM submissions"
                     " WHERE name = 'latency' AND finished IS NOT NULL").fetchall()]
+                waits, runs = zip(*connection.execute(
+                    "SELECT extract(epoch FROM st.started - st.queued) * 1000,"
+                    " extract(epoch FROM st.finished - st.started) * 1000"
+                    " FROM steps st JOIN submissions s ON s.id = st.submission_id"
+                    " WHERE s.name = 'latency' AND st.finished IS NOT NULL").fetchall(), strict=True)
     if bad:
         ctx.note(f"latency: {sum(bad.values())} of {ctx.latency_runs} runs did not end Complete: {bad}")
     metrics = {
@@ -82,6 +87,8 @@ def run(ctx: Context) -> dict[str, float]:
         "latency_max_ms": max(totals),
         "latency_post_p50_ms": percentile(posts, 50),
         "latency_server_p50_ms": percentile(server_side, 50) if server_side else None,
+        "latency_step_queue_wait_p50_ms": percentile([float(v) for v in waits], 50),
+        "latency_step_run_p50_ms": percentile([float(v) for v in runs], 50),
     }
     log(f"latency: p50 {metrics['latency_p50_ms']:.1f} ms, p95 {metrics['latency_p95_ms']:.1f} ms, "
         f"p99 {metrics['latency_p99_ms']:.1f} ms")

@@ -19,7 +19,7 @@ import psycopg
 from procrastinate import App, PsycopgConnector
 
 from bench.common import REPO, Context, CpuMeter, dsn, fresh_database, log, output_to, scan_logs, stop, wait_until
-from bench.fullstack import cpu_per_step
+from bench.fullstack import cpu_per_step, note_interference
 
 QUEUE = "bench_raw"
 STEPS = 3
@@ -100,10 +100,12 @@ def run(ctx: Context) -> dict[str, float]:
             for worker in workers:
                 stop(worker)
             scan_logs(ctx, logfile, "procrastinate workers")
+    usage = cpu_per_step(cpu, done * STEPS, elapsed)
+    note_interference(ctx, "procrastinate", usage)
     log(f"procrastinate: {done * STEPS / elapsed:.1f} tasks/s ({elapsed:.1f} s)")
     return {"procrastinate_steps_per_s": done * STEPS / elapsed, "procrastinate_chains_per_s": done / elapsed,
             "procrastinate_complete": done, "procrastinate_elapsed_s": elapsed,
-            **{f"procrastinate_{k}": v for k, v in cpu_per_step(cpu, done * STEPS, elapsed).items()}}
+            **{f"procrastinate_{k}": v for k, v in usage.items()}}
 
 
 def worker_main(args: list[str]) -> None:

@@ -147,18 +147,24 @@ def format_details(m: dict[str, Any]) -> str:
     groups = ("web", "workers", "workers_children", "postgres", "client")
     labels = {"workers_children": "spawned programs", "client": "bench client"}
     for prefix, title in (("fullstack_", "ours, full stack"), ("bigqueue_", "ours, big queue table"),
-                          ("celery_", "Celery (Redis not counted)"), ("procrastinate_", "raw Procrastinate")):
+                          ("celery_", "Celery (Redis counts as other)"), ("procrastinate_", "raw Procrastinate")):
         parts = [f"{labels.get(g, g)} {m[f'{prefix}cpu_ms_per_step_{g}']:.2f}"
                  for g in groups if f"{prefix}cpu_ms_per_step_{g}" in m]
         if parts:
-            busy = m.get(f"{prefix}cpu_cores_busy")
-            lines.append(f"  {title}: " + ", ".join(parts) + (f"; {busy:.2f} cores busy" if busy else ""))
+            busy, other = m.get(f"{prefix}cpu_cores_busy"), m.get(f"{prefix}cpu_cores_other")
+            lines.append(f"  {title}: " + ", ".join(parts) + (f"; {busy:.2f} cores busy" if busy else "")
+                         + (f", other processes {other:.2f} cores" if other is not None else ""))
     if lines:
         lines.insert(0, "CPU ms per completed step:")
     timings = [(label, m.get(f"fullstack_{key}")) for key, label in (
         ("mean_queue_wait_ms", "queued→started"), ("mean_step_run_ms", "started→finished"),
         ("mean_submission_ms", "submission created→finished"), ("post_phase_s", "POST phase (s)"),
         ("elapsed_s", "whole run (s)"))]
+    per_step = [(label, m.get(f"latency_{key}")) for key, label in (
+        ("step_queue_wait_p50_ms", "queued→started"), ("step_run_p50_ms", "started→finished"))]
+    if any(value is not None for _, value in per_step):
+        lines.append("latency runs, per step, p50 ms: " + ", ".join(
+            f"{label} {_fmt(value)}" for label, value in per_step if value is not None))
     if any(value is not None for _, value in timings):
         lines.append("ours, full stack, means: " + ", ".join(f"{label} {_fmt(value)}" for label, value in timings
                                                             if value is not None))

@@ -9,58 +9,66 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, text
 
-from app.models import Step, StepState
 from app.models.base import utcnow
 
 TASK_NAME = "run_step"
 PRIORITIES = {"low": -10, "normal": 0, "high": 10}
 
+# Queue the steps and mark them Queued, in one statement. Job ids are handed out in array order,
+# so the n-th smallest new id belongs to the n-th step.
 _DEFER = text(
     """
-    SELECT unnest(procrastinate_defer_jobs_v1(array_agg(
-        ROW(q, :task_name, p, NULL, NULL, a, CAST(:scheduled_at AS timestamptz))::procrastinate_job_to_defer_v1
-        ORDER BY ord)))
-    FROM unnest(CAST(:queues AS varchar[]), CAST(:priorities AS int[]), CAST(:args AS jsonb[]))
-        WITH ORDINALITY AS t(q, p, a, ord)
+    WITH input AS (
+        SELECT * FROM unnest(CAST(:step_ids AS bigint[]), CAST(:queues AS varchar[]), CAST(:args AS jsonb[]))
+            WITH ORDINALITY AS t(step_id, queue, args, ord)
+    ), deferred AS (
+        SELECT unnest(procrastinate_defer_jobs_v1(array_agg(
+            ROW(queue, :task_name, :priority, NULL, NULL, args, CAST(:scheduled_at AS timestamptz))
+                ::procrastinate_job_to_defer_v1 ORDER BY ord))) AS job_id
+        FROM input
+    ), numbered AS (
+        SELECT job_id, row_number() OVER (ORDER BY job_id) AS ord FROM deferred
+    )
+    UPDATE steps SET state = 'Queued', queue_job_id = n.job_id, queued = :now
+    FROM numbered n JOIN input i USING (ord)
+    WHERE steps.id = i.step_id
+    RETURNING steps.id, steps.queue_job_id
     """
 )
 
 
-def queue_of(step: Step) -> str:
-    """Each backend has its own queue."""
-    return step.task["backend"]["name"]
+@dataclass(frozen=True)
+class Deferral:
+    """A step to queue: its id, its submission, and the queue (its backend's name)."""
+
+    step_id: int
+    submission_id: str
+    queue: str
 
 
-def defer_steps(
-    session: Session, steps: Sequence[Step], *, priority: str = "normal", delay: float = 0.0,
-) -> None:
-    """Queue `steps` inside the session's current transaction and mark them Queued
-    (runnable after `delay` seconds)."""
-    if not steps:
-        return
-    if any(step.id is None for step in steps):
-        session.flush()
-    level = PRIORITIES.get(priority, 0)
+def defer(
+    connection: Connection, steps: Sequence[Deferral], *, priority: str = "normal", delay: float = 0.0,
+) -> tuple[dict[int, int], datetime]:
+    """Queue `steps` in the connection's transaction and mark them Queued (runnable after `delay`
+    seconds); return their queue job ids by step id, and the time they were queued."""
     now = utcnow()
-    job_ids = session.execute(
-        _DEFER,
-        {
-            "task_name": TASK_NAME,
-            "queues": [queue_of(step) for step in steps],
-            "priorities": [level] * len(steps),
-            "args": [json.dumps({"step_id": step.id}) for step in steps],
-            "scheduled_at": now + timedelta(seconds=delay) if delay > 0 else None,
-        },
-    ).scalars().all()
-    for step, job_id in zip(steps, sorted(job_ids), strict=True):
-        step.state = StepState.QUEUED
-        step.queue_job_id = job_id
-        step.queued = now
+    if not steps:
+        return {}, now
+    rows = connection.execute(_DEFER, {
+        "step_ids": [s.step_id for s in steps],
+        "queues": [s.queue for s in steps],
+        "args": [json.dumps({"step_id": s.step_id, "submission_id": s.submission_id}) for s in steps],
+        "task_name": TASK_NAME,
+        "priority": PRIORITIES.get(priority, 0),
+        "scheduled_at": now + timedelta(seconds=delay) if delay > 0 else None,
+        "now": now,
+    })
+    return {step_id: job_id for step_id, job_id in rows}, now
 
 
 def backoff_delay(attempts: int, base: float) -> float:

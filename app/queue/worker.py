@@ -183,8 +183,9 @@ class Worker:
             # A claim whose commit succeeded while we saw the connection fail is ours but run by
             # no thread. Seen so at two beats in a row (not just claimed in between), it is lost.
             unowned = recovery.find_unowned(session, self.worker_id, set(running))
-            recovery.release_lost_claims(session, unowned & self._suspects)
-            self._suspects = unowned - self._suspects
+            lost = {job: claim for job, claim in unowned.items() if job in self._suspects}
+            recovery.release_lost_claims(session, lost)
+            self._suspects = set(unowned) - set(lost)
         if alive is None:
             log.warning("worker %s was taken for dead; registering again", self.worker_id)
             self._register()

@@ -4,40 +4,48 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, text
 
-from app.models import Result, Step, StepState, Submission
+from app.services import dag
+
+_FIND = text(
+    "SELECT id, submission_id, exit_status FROM steps WHERE cache_key = :key AND state = 'Complete' "
+    "ORDER BY finished DESC LIMIT 1"
+)
+_COPY_RESULTS = text(
+    """
+    INSERT INTO results (submission_id, step_id, step_name, name, sha256, size, media_type)
+    SELECT :submission_id, :step_id, :step_name,
+           CASE WHEN starts_with(name, :old_stem) THEN :new_stem || substr(name, length(:old_stem) + 1)
+                ELSE name END,
+           sha256, size, media_type
+    FROM results WHERE step_id = :source ORDER BY id
+    """
+)
 
 
-def key(step: Step, files: list[tuple[str, str]], stem: str) -> str | None:
+def key(task: dict[str, Any], params: dict[str, Any], files: list[tuple[str, str]], stem: str) -> str | None:
     """The cache key of a cacheable step: its task definition, parameter values and input hashes."""
-    if not step.task.get("cache"):
+    if not task.get("cache"):
         return None
-    definition = {k: v for k, v in step.task.items() if k != "description"}
+    definition = {k: v for k, v in task.items() if k != "description"}
     inputs = [(name.replace(stem, "", 1), sha) for name, sha in files]
-    payload = json.dumps({"task": definition, "params": step.params, "inputs": inputs}, sort_keys=True)
+    payload = json.dumps({"task": definition, "params": params, "inputs": inputs}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def find(session: Session, cache_key: str) -> Step | None:
-    """The latest successful step with this key."""
-    return session.execute(
-        select(Step).where(Step.cache_key == cache_key, Step.state == StepState.COMPLETE)
-        .order_by(Step.finished.desc()).limit(1)
-    ).scalar_one_or_none()
+def find(connection: Connection, cache_key: str):
+    """The latest successful step with this key (id, submission_id, exit_status), if any."""
+    return connection.execute(_FIND, {"key": cache_key}).first()
 
 
-def reuse(session: Session, submission: Submission, step: Step, source: Step) -> None:
-    """Give `step` the results of `source` (same contents, names under the new submission's stem)."""
-    old_stem, new_stem = str(source.submission_id), str(submission.id)
-    for result in session.execute(select(Result).where(Result.step_id == source.id).order_by(Result.id)).scalars():
-        session.add(Result(
-            submission_id=submission.id, step_id=step.id, step_name=step.name,
-            name=result.name.replace(old_stem, new_stem, 1), sha256=result.sha256, size=result.size,
-            media_type=result.media_type,
-        ))
-    step.cached = True
-    step.exit_status = source.exit_status
-    step.message = f"Reused the results of an identical earlier run ({source.submission_id})"
+def reuse(connection: Connection, snapshot: dag.Snapshot, step: dag.StepRow, source) -> None:
+    """Complete `step` with the results of `source` (names under the new submission's stem)."""
+    connection.execute(_COPY_RESULTS, {
+        "submission_id": snapshot.id, "step_id": step.id, "step_name": step.name, "source": source.id,
+        "old_stem": str(source.submission_id), "new_stem": snapshot.id,
+    })
+    dag.succeed(connection, snapshot, step, cached=True, exit_status=source.exit_status,
+                message=f"Reused the results of an identical earlier run ({source.submission_id})")

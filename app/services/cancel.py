@@ -9,7 +9,6 @@ from app.errors import Conflict
 from app.models import Blob, StepState, Submission, SubmissionState
 from app.models.base import utcnow
 from app.services import submissions
-from app.services.steps import lock_submission
 
 # A direct UPDATE (not procrastinate_cancel_job_v1) so that a row locked by a worker's recovery
 # is skipped rather than waited for; the UPDATE OF abort_requested trigger still sends the NOTIFY
@@ -30,7 +29,7 @@ def cancel(session: Session, submission_id: str, *, purge: bool = False) -> Subm
 
     Cancelling a finished submission is a Conflict, but purging one is allowed.
     """
-    submission = lock_submission(session, submissions.get(session, submission_id).id)
+    submission = submissions.get(session, submission_id, lock=True)
     if submission.finished is not None and not purge:
         raise Conflict(f"The submission has already finished ({submission.state}); there is nothing to cancel")
     if submission.finished is None:

@@ -1,33 +1,71 @@
 """Step life cycle in the database: claim an attempt, record its outcome, chain the DAG.
 
-Every function runs inside the caller's transaction and first locks the submission row, so the
-steps of one submission change one at a time and "last parent done" is seen exactly once.
+Each function is one transaction of the caller's; see app.services.dag for the locking rule.
 """
 
 from __future__ import annotations
 
-import uuid
+import hashlib
 from dataclasses import dataclass
 
-from sqlalchemy import select, text
+from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
-from app.models import (
-    STEP_DONE,
-    Attempt,
-    Result,
-    Step,
-    StepState,
-    Submission,
-    SubmissionState,
-)
+from app.models import StepState, SubmissionState
 from app.models.base import utcnow
-from app.queue.chain import backoff_delay, defer_steps
-from app.services import blobs, cache, workspace
+from app.queue.chain import backoff_delay
+from app.services import cache, dag, workspace
 from app.services.execution import RETRY, SUCCESS, TERMINATE, Outcome, StepWork
 
 _FETCH = text("SELECT id, args FROM procrastinate_fetch_job_v2(CAST(:queues AS varchar[]), :worker_id)")
 _FINISH = text("SELECT procrastinate_finish_job_v1(:job_id, 'succeeded', true)")
+# The submission's inputs, then its ancestors' results (in job order), matching the in_globs.
+_FILES = text(
+    """
+    SELECT f.name, f.sha256, b.data FROM (
+        SELECT 0 AS part, i.position, i.id AS seq, i.filename AS name, i.sha256
+        FROM submission_inputs i WHERE i.submission_id = :submission_id
+        UNION ALL
+        SELECT 1, s.position, r.id, r.name, r.sha256
+        FROM results r JOIN steps s ON s.id = r.step_id
+        WHERE r.submission_id = :submission_id AND r.step_id = ANY(:ancestors)
+    ) f JOIN blobs b ON b.sha256 = f.sha256
+    WHERE EXISTS (SELECT 1 FROM unnest(CAST(:globs AS text[])) g WHERE right(f.name, length(g)) = g)
+    ORDER BY f.part, f.position, f.seq
+    """
+)
+_START = text(
+    """
+    WITH s AS (
+        UPDATE steps SET state = 'Running', attempts = attempts + 1, started = coalesce(started, :now),
+                         cache_key = :cache_key
+        WHERE id = :id RETURNING attempts
+    )
+    INSERT INTO attempts (step_id, number, worker, outcome, stdout, stderr, started)
+    SELECT :id, attempts, :worker, '', '', '', :now FROM s RETURNING number
+    """
+)
+_END_ATTEMPT = text(
+    "UPDATE attempts SET exit_status = :exit_status, outcome = :outcome, stdout = :stdout, stderr = :stderr, "
+    "finished = :now WHERE step_id = :id AND number = :number"
+)
+_FORGET_ATTEMPT = text("DELETE FROM attempts WHERE step_id = :id AND number = :number")
+_CRASH_ATTEMPT = text(
+    "UPDATE attempts SET outcome = 'crash', finished = now(), "
+    "stderr = stderr || E'\\n[the worker running this attempt stopped responding]' "
+    "WHERE step_id = :id AND number = :number AND finished IS NULL"
+)
+_PUT_BLOBS = text(
+    "INSERT INTO blobs (sha256, size, data) "
+    "SELECT * FROM unnest(CAST(:shas AS varchar[]), CAST(:sizes AS bigint[]), CAST(:datas AS bytea[])) "
+    "ON CONFLICT DO NOTHING"
+)
+_ADD_RESULTS = text(
+    "INSERT INTO results (submission_id, step_id, step_name, name, sha256, size, media_type) "
+    "SELECT :submission_id, :step_id, :step_name, name, sha, size, media_type "
+    "FROM unnest(CAST(:names AS varchar[]), CAST(:shas AS varchar[]), CAST(:sizes AS bigint[]), "
+    "CAST(:types AS varchar[])) WITH ORDINALITY AS t(name, sha, size, media_type, ord) ORDER BY ord"
+)
 
 
 @dataclass
@@ -40,185 +78,122 @@ class Claim:
 
 def claim(session: Session, *, queues: list[str] | None, worker_id: int, worker: str) -> Claim | None:
     """Take the next queue job and start an attempt of its step; None when the queue is empty."""
-    row = session.execute(_FETCH, {"queues": queues, "worker_id": worker_id}).one()
+    connection = session.connection()
+    row = connection.execute(_FETCH, {"queues": queues, "worker_id": worker_id}).one()
     if row.id is None:
         return None
     step_id = int(row.args["step_id"])
-    step = session.get(Step, step_id)
-    if step is None:
-        finish_queue_job(session, row.id)
-        return Claim(row.id, None)
-    submission = lock_submission(session, step.submission_id)
-    session.refresh(step)
-    if step.state not in (StepState.QUEUED, StepState.RUNNING) or submission.state in (
+    submission_id = row.args.get("submission_id") or dag.submission_of(connection, step_id)
+    snapshot = dag.load(connection, submission_id) if submission_id else None
+    step = snapshot.step(step_id) if snapshot else None
+    if step is None or step.state not in (StepState.QUEUED, StepState.RUNNING) or snapshot.state in (
         SubmissionState.CANCELLED, SubmissionState.ERROR, SubmissionState.CRASH,
     ):
-        # Skipped or cancelled after it was queued: the queue job has nothing left to do.
+        # Purged, skipped or cancelled after it was queued: the queue job has nothing left to do.
+        finish_queue_job(session, row.id)
+        return Claim(row.id, None)
+    dag.start_running(connection, snapshot)
+    files = _files(connection, snapshot, step)
+    key = cache.key(step.task, step.params, [(name, sha) for name, sha, _ in files], snapshot.id)
+    source = cache.find(connection, key) if key and snapshot.use_cache else None
+    if source is not None:
+        cache.reuse(connection, snapshot, step, source)
         finish_queue_job(session, row.id)
         return Claim(row.id, None)
     now = utcnow()
-    if submission.state == SubmissionState.SUBMITTED:
-        submission.state = SubmissionState.RUNNING
-        submission.started = now
-    step.started = step.started or now
-    wanted = _wanted_files(session, submission, step)
-    step.cache_key = cache.key(step, wanted, str(submission.id))
-    source = cache.find(session, step.cache_key) if step.cache_key and submission.use_cache else None
-    if source is not None:
-        cache.reuse(session, submission, step, source)
-        _succeed(session, submission, step)
-        finish_queue_job(session, row.id)
-        return Claim(row.id, None)
-    step.attempts += 1
-    step.state = StepState.RUNNING
-    session.add(Attempt(step_id=step.id, number=step.attempts, worker=worker, started=now))
-    contents = blobs.get_many(session, {sha for _, sha in wanted})
-    work = StepWork(
-        step_id=step.id, attempt=step.attempts, submission_id=str(submission.id),
-        step_name=step.name, task=step.task, params=step.params,
-        files=[(name, contents[sha]) for name, sha in wanted],
-    )
+    attempt = connection.execute(_START, {"id": step.id, "now": now, "cache_key": key, "worker": worker}).scalar()
+    work = StepWork(step_id=step.id, attempt=attempt, submission_id=snapshot.id, step_name=step.name,
+                    task=step.task, params=step.params, files=[(name, bytes(data)) for name, _, data in files])
     return Claim(row.id, work)
 
 
-def lock_submission(session: Session, submission_id: uuid.UUID) -> Submission:
-    return session.execute(
-        select(Submission).where(Submission.id == submission_id).with_for_update()
-    ).scalar_one()
+def _files(connection: Connection, snapshot: dag.Snapshot, step: dag.StepRow) -> list[tuple[str, str, bytes]]:
+    globs = step.task.get("in_globs", [])
+    if not globs:
+        return []
+    ancestors = [s.id for s in snapshot.ancestors(step)]
+    return [tuple(r) for r in connection.execute(
+        _FILES, {"submission_id": snapshot.id, "ancestors": ancestors, "globs": globs})]
 
 
 def finish_queue_job(session: Session, queue_job_id: int) -> None:
     """Remove a finished queue job (our steps table keeps the history)."""
-    session.execute(_FINISH, {"job_id": queue_job_id})
-
-
-def _wanted_files(session: Session, submission: Submission, step: Step) -> list[tuple[str, str]]:
-    """(name, sha256) of the submission's inputs, then its ancestors' results, matching the in_globs."""
-    globs = step.task.get("in_globs", [])
-    ancestors = _ancestors(submission.steps, step)
-    wanted: list[tuple[str, str]] = [
-        (i.filename, i.sha256) for i in submission.inputs if any(i.filename.endswith(g) for g in globs)
-    ]
-    results = session.execute(
-        select(Result).where(Result.submission_id == submission.id).order_by(Result.id)
-    ).scalars()
-    by_step: dict[str, list[Result]] = {}
-    for result in results:
-        by_step.setdefault(result.step_name, []).append(result)
-    for ancestor in ancestors:
-        wanted += [(r.name, r.sha256) for r in by_step.get(ancestor.name, []) if
-                   any(r.name.endswith(g) for g in globs)]
-    return wanted
-
-
-def _ancestors(steps: list[Step], step: Step) -> list[Step]:
-    """Every step `step` depends on, directly or not, in job order."""
-    by_name = {s.name: s for s in steps}
-    seen: set[str] = set()
-    todo = list(step.after)
-    while todo:
-        name = todo.pop()
-        if name not in seen:
-            seen.add(name)
-            todo.extend(by_name[name].after)
-    return [s for s in steps if s.name in seen]
+    session.connection().execute(_FINISH, {"job_id": queue_job_id})
 
 
 def record(
     session: Session, *, queue_job_id: int, work: StepWork, outcome: Outcome, backoff: float = 1.0,
 ) -> None:
     """Store an attempt's outcome and results, and move the submission's DAG on, in one transaction."""
+    connection = session.connection()
     finish_queue_job(session, queue_job_id)
-    step = session.get(Step, work.step_id)
-    if step is None:
-        return
-    submission = lock_submission(session, step.submission_id)
-    session.refresh(step)
-    if step.state != StepState.RUNNING or step.attempts != work.attempt:
+    snapshot = dag.load(connection, work.submission_id)
+    step = snapshot.step(work.step_id) if snapshot else None
+    if step is None or step.state != StepState.RUNNING or step.attempts != work.attempt:
         return  # cancelled or purged, or superseded by a later attempt: keep what is recorded
     now = utcnow()
-    attempt = session.get(Attempt, (step.id, work.attempt))
-    attempt.exit_status, attempt.outcome, attempt.finished = outcome.exit_status, outcome.action, now
-    attempt.stdout, attempt.stderr = outcome.stdout, outcome.stderr
-    step.exit_status, step.message = outcome.exit_status, outcome.message
+    connection.execute(_END_ATTEMPT, {
+        "id": step.id, "number": work.attempt, "exit_status": outcome.exit_status, "outcome": outcome.action,
+        "stdout": outcome.stdout, "stderr": outcome.stderr, "now": now,
+    })
+    result = {"exit_status": outcome.exit_status, "message": outcome.message}
     if outcome.action == RETRY and step.attempts <= step.task.get("retries", 0):
-        defer_steps(session, [step], priority=submission.priority, delay=backoff_delay(step.attempts, backoff))
+        dag.set_step(connection, step, **result)
+        dag.queue(connection, snapshot, [step], delay=backoff_delay(step.attempts, backoff))
         return  # this attempt's files are dropped: the next attempt makes its own
-    _store_outputs(session, submission, step, outcome)
+    _store_outputs(connection, snapshot, step, outcome)
     if outcome.action == SUCCESS:
-        _succeed(session, submission, step)
-        return
-    step.finished = now
-    if outcome.action == TERMINATE:
-        step.state = StepState.COMPLETE
-        step.cache_key = None  # an early end is not a result to reuse
-        _skip_rest(submission)
-        _complete_if_done(submission, step.message)
+        dag.succeed(connection, snapshot, step, **result)
+    elif outcome.action == TERMINATE:
+        # An early end is not a result to reuse.
+        dag.set_step(connection, step, state=StepState.COMPLETE, finished=now, cache_key=None, **result)
+        dag.skip_rest(connection, snapshot)
+        dag.complete_if_done(connection, snapshot, outcome.message)
     else:
-        step.state = StepState.ERROR
-        _skip_rest(submission)
-        _end(submission, SubmissionState.ERROR, outcome.message or f"Step {step.name} failed")
+        dag.set_step(connection, step, state=StepState.ERROR, finished=now, **result)
+        dag.skip_rest(connection, snapshot)
+        dag.end(connection, snapshot, SubmissionState.ERROR, outcome.message or f"Step {step.name} failed")
 
 
-def _succeed(session: Session, submission: Submission, step: Step) -> None:
-    """Mark a step Complete, queue the children it was the last parent of, and maybe end the submission."""
-    step.state, step.finished = StepState.COMPLETE, utcnow()
-    _release_children(session, submission, step)
-    _complete_if_done(submission)
+def _store_outputs(connection: Connection, snapshot: dag.Snapshot, step: dag.StepRow, outcome: Outcome) -> None:
+    if not outcome.outputs:
+        return
+    names = [name for name, _ in outcome.outputs]
+    datas = [data for _, data in outcome.outputs]
+    shas = [hashlib.sha256(data).hexdigest() for data in datas]
+    sizes = [len(data) for data in datas]
+    connection.execute(_PUT_BLOBS, {"shas": shas, "sizes": sizes, "datas": datas})
+    connection.execute(_ADD_RESULTS, {
+        "submission_id": snapshot.id, "step_id": step.id, "step_name": step.name, "names": names,
+        "shas": shas, "sizes": sizes, "types": [workspace.media_type(n, d) for n, d in outcome.outputs],
+    })
 
 
-def _complete_if_done(submission: Submission, message: str = "") -> None:
-    if all(s.state in STEP_DONE for s in submission.steps):
-        _end(submission, SubmissionState.COMPLETE, message)
-
-
-def forget_attempt(session: Session, step: Step) -> None:
+def forget_attempt(session: Session, *, submission_id: str, step_id: int) -> None:
     """Undo the start of an attempt that never ran (its claim was lost): the step is queued again."""
-    lock_submission(session, step.submission_id)
-    session.refresh(step)
-    attempt = session.get(Attempt, (step.id, step.attempts))
-    if attempt is not None:
-        session.delete(attempt)
-    step.attempts -= 1
-    step.state = StepState.QUEUED
+    connection = session.connection()
+    snapshot = dag.load(connection, submission_id)
+    step = snapshot.step(step_id) if snapshot else None
+    if step is not None and step.state == StepState.RUNNING:
+        connection.execute(_FORGET_ATTEMPT, {"id": step.id, "number": step.attempts})
+        dag.set_step(connection, step, attempts=step.attempts - 1, state=StepState.QUEUED)
 
 
-def crash(session: Session, *, queue_job_id: int | None, step: Step, message: str) -> None:
-    """Mark a step whose attempts the system lost (a dead worker) as Crash, and its submission."""
-    submission = lock_submission(session, step.submission_id)
-    session.refresh(step)
-    if queue_job_id is not None:
+def lose_attempt(session: Session, *, submission_id: str, step_id: int, queue_job_id: int) -> bool:
+    """A step's worker died: record the attempt as a crash; True if a retry is allowed, else the step
+    (and its submission) become Crash and the queue job is finished."""
+    connection = session.connection()
+    snapshot = dag.load(connection, submission_id)
+    step = snapshot.step(step_id) if snapshot else None
+    if step is None or step.state != StepState.RUNNING:
         finish_queue_job(session, queue_job_id)
-    step.state, step.message, step.finished = StepState.CRASH, message, utcnow()
-    _skip_rest(submission)
-    _end(submission, SubmissionState.CRASH, message)
-
-
-def _store_outputs(session: Session, submission: Submission, step: Step, outcome: Outcome) -> None:
-    for name, data in outcome.outputs:
-        sha = blobs.put(session, data)
-        session.add(Result(
-            submission_id=submission.id, step_id=step.id, step_name=step.name, name=name,
-            sha256=sha, size=len(data), media_type=workspace.media_type(name, data),
-        ))
-
-
-def _release_children(session: Session, submission: Submission, step: Step) -> None:
-    ready = []
-    for child in submission.steps:
-        if step.name in child.after and child.state == StepState.PENDING:
-            child.waiting_for -= 1
-            if child.waiting_for == 0:
-                ready.append(child)
-    defer_steps(session, ready, priority=submission.priority)
-
-
-def _skip_rest(submission: Submission) -> None:
-    for other in submission.steps:
-        if other.state in (StepState.PENDING, StepState.QUEUED):
-            other.state = StepState.SKIPPED
-
-
-def _end(submission: Submission, state: SubmissionState, message: str) -> None:
-    if submission.finished is None:
-        submission.state, submission.message, submission.finished = state, message, utcnow()
+        return False
+    connection.execute(_CRASH_ATTEMPT, {"id": step.id, "number": step.attempts})
+    if step.attempts <= step.task.get("retries", 0):
+        return True
+    message = f"Step {step.name} was lost: its worker stopped responding"
+    finish_queue_job(session, queue_job_id)
+    dag.set_step(connection, step, state=StepState.CRASH, message=message, finished=utcnow())
+    dag.skip_rest(connection, snapshot)
+    dag.end(connection, snapshot, SubmissionState.CRASH, message)
+    return False

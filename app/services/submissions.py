@@ -8,10 +8,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.errors import InvalidInput, NotFound, ParameterError, ValidationFailed
-from app.models import Step, Submission, SubmissionInput
-from app.queue.chain import defer_steps
+from app.models import Step, StepState, Submission, SubmissionInput
+from app.queue.chain import Deferral, defer
 from app.services import blobs, catalog, validators
 from app.services.parameters import ParamSpec, resolve_values
 
@@ -34,13 +35,15 @@ def submit(
     """Validate a submission fully, then store it and queue its root steps (caller commits)."""
     job_row = catalog.runnable_job(session, job)
     spec = job_row.spec
+    if len(name) > 128:
+        raise InvalidInput("The name is too long", errors={"name": ["must be at most 128 characters"]})
     if priority not in PRIORITIES:
         raise InvalidInput("Invalid priority", errors={"priority": [f"must be one of {', '.join(PRIORITIES)}"]})
     tasks = catalog.tasks_by_name(session, {step["task"] for step in spec["steps"]})
     _check_inputs(spec, inputs)
     values = _resolve_params(spec, tasks, params)
     submission = Submission(
-        id=uuid.uuid4(), job_name=job_row.name, name=name[:128], priority=priority, client=client[:128],
+        id=uuid.uuid4(), job_name=job_row.name, name=name, priority=priority, client=client[:128],
         token_id=token_id, use_cache=use_cache, params=values,
     )
     session.add(submission)
@@ -51,7 +54,13 @@ def submit(
             params=values.get(step["name"], {}), after=step["after"], waiting_for=len(step["after"]),
         ))
     session.flush()
-    defer_steps(session, [s for s in submission.steps if not s.after], priority=priority)
+    roots = [s for s in submission.steps if not s.after]
+    job_ids, queued = defer(session.connection(), [Deferral(s.id, str(submission.id), s.task["backend"]["name"])
+                                                   for s in roots], priority=priority)
+    for step in roots:  # written by the deferral itself; tell the session without another UPDATE
+        set_committed_value(step, "state", StepState.QUEUED)
+        set_committed_value(step, "queue_job_id", job_ids[step.id])
+        set_committed_value(step, "queued", queued)
     return submission
 
 
@@ -107,16 +116,17 @@ def _store_inputs(session: Session, submission: Submission, spec: dict[str, Any]
         ))
 
 
-def get(session: Session, submission_id: Any) -> Submission:
-    """A submission with its steps and results, or NotFound."""
+def get(session: Session, submission_id: Any, *, lock: bool = False) -> Submission:
+    """A submission with its steps and results (its row locked if asked), or NotFound."""
     try:
         key = uuid.UUID(str(submission_id))
     except ValueError:
         raise NotFound("No such submission") from None
-    submission = session.execute(
-        select(Submission).where(Submission.id == key)
-        .options(selectinload(Submission.steps), selectinload(Submission.results))
-    ).scalar_one_or_none()
+    query = select(Submission).where(Submission.id == key).options(
+        selectinload(Submission.steps), selectinload(Submission.results))
+    if lock:
+        query = query.with_for_update(of=Submission).execution_options(populate_existing=True)
+    submission = session.execute(query).scalar_one_or_none()
     if submission is None:
         raise NotFound("No such submission")
     return submission

@@ -19,7 +19,6 @@ def test_full_stack_throughput_completes_every_submission(server_url, tmp_path):
     assert metrics["fullstack_failed"] == 0
     assert metrics["fullstack_steps_per_s"] > 0
     assert metrics["fullstack_submissions_per_s"] > 0
-    assert not [note for note in ctx.notes if "fullstack" in note], ctx.notes
 
 
 def test_latency_runs_complete(server_url, tmp_path):

@@ -1,0 +1,140 @@
+"""A submission's steps as one locked snapshot, and the state changes that move its DAG on.
+
+Loading the snapshot locks the submission row, so the steps of one submission change one at a
+time and "last parent done" is seen exactly once. Everything here is plain SQL on the session's
+connection: this is the hot path of every step.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, text, update
+
+from app.models import STEP_DONE, Step, StepState, Submission, SubmissionState
+from app.models.base import utcnow
+from app.queue.chain import Deferral, defer
+
+# Two statements, not one: a statement reads the steps as of its own start, so they must be read
+# by a statement that begins after the lock is granted (after the previous holder committed).
+_LOCK = text(
+    "SELECT state, priority, use_cache, finished IS NOT NULL AS finished FROM submissions WHERE id = :id FOR UPDATE"
+)
+_STEPS = text(
+    "SELECT id, name, after, state, attempts, waiting_for, task, params FROM steps "
+    "WHERE submission_id = :id ORDER BY position"
+)
+_SUBMISSION_OF_STEP = text("SELECT submission_id FROM steps WHERE id = :id")
+_WAITING = text("UPDATE steps SET waiting_for = waiting_for - 1 WHERE id = ANY(:ids)")
+_SKIP = text("UPDATE steps SET state = 'Skipped' WHERE id = ANY(:ids)")
+
+
+@dataclass
+class StepRow:
+    id: int
+    name: str
+    after: list[str]
+    state: str
+    attempts: int
+    waiting_for: int
+    task: dict[str, Any]
+    params: dict[str, Any]
+
+
+@dataclass
+class Snapshot:
+    """A submission (locked) and its steps, in job order."""
+
+    id: str
+    state: str
+    priority: str
+    use_cache: bool
+    finished: bool
+    steps: list[StepRow] = field(default_factory=list)
+
+    def step(self, step_id: int) -> StepRow | None:
+        return next((s for s in self.steps if s.id == step_id), None)
+
+    def ancestors(self, step: StepRow) -> list[StepRow]:
+        """Every step `step` depends on, directly or not, in job order."""
+        by_name = {s.name: s for s in self.steps}
+        seen: set[str] = set()
+        todo = list(step.after)
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo.extend(by_name[name].after)
+        return [s for s in self.steps if s.name in seen]
+
+
+def submission_of(connection: Connection, step_id: int) -> str | None:
+    return connection.execute(_SUBMISSION_OF_STEP, {"id": step_id}).scalar()
+
+
+def load(connection: Connection, submission_id: str | uuid.UUID) -> Snapshot | None:
+    """Lock the submission and read its steps; None if it no longer exists."""
+    submission = connection.execute(_LOCK, {"id": submission_id}).first()
+    if submission is None:
+        return None
+    snapshot = Snapshot(str(submission_id), *submission)
+    snapshot.steps = [StepRow(*row) for row in connection.execute(_STEPS, {"id": submission_id})]
+    return snapshot
+
+
+def set_step(connection: Connection, step: StepRow, **values: Any) -> None:
+    """Change columns of one step (and keep the snapshot in step)."""
+    connection.execute(update(Step).where(Step.id == step.id).values(**values))
+    step.state = values.get("state", step.state)
+    step.attempts = values.get("attempts", step.attempts)
+
+
+def queue(connection: Connection, snapshot: Snapshot, steps: list[StepRow], *, delay: float = 0.0) -> None:
+    """Hand `steps` to the queue, in this transaction."""
+    defer(connection, [Deferral(s.id, snapshot.id, s.task["backend"]["name"]) for s in steps],
+          priority=snapshot.priority, delay=delay)
+    for step in steps:
+        step.state = StepState.QUEUED
+
+
+def succeed(connection: Connection, snapshot: Snapshot, step: StepRow, **values: Any) -> None:
+    """Mark a step Complete, queue each child it was the last parent of, end the submission if done."""
+    set_step(connection, step, state=StepState.COMPLETE, finished=utcnow(), **values)
+    children = [c for c in snapshot.steps if step.name in c.after and c.state == StepState.PENDING]
+    for child in children:
+        child.waiting_for -= 1
+    if children:
+        connection.execute(_WAITING, {"ids": [c.id for c in children]})
+    queue(connection, snapshot, [c for c in children if c.waiting_for == 0])
+    complete_if_done(connection, snapshot)
+
+
+def skip_rest(connection: Connection, snapshot: Snapshot) -> None:
+    """Steps not started yet will not run."""
+    rest = [s for s in snapshot.steps if s.state in (StepState.PENDING, StepState.QUEUED)]
+    if rest:
+        connection.execute(_SKIP, {"ids": [s.id for s in rest]})
+        for step in rest:
+            step.state = StepState.SKIPPED
+
+
+def complete_if_done(connection: Connection, snapshot: Snapshot, message: str = "") -> None:
+    if all(s.state in STEP_DONE for s in snapshot.steps):
+        end(connection, snapshot, SubmissionState.COMPLETE, message)
+
+
+def end(connection: Connection, snapshot: Snapshot, state: SubmissionState, message: str) -> None:
+    """Give the submission its final state (once)."""
+    if not snapshot.finished:
+        connection.execute(update(Submission).where(Submission.id == snapshot.id)
+                           .values(state=state, message=message, finished=utcnow()))
+        snapshot.state, snapshot.finished = state, True
+
+
+def start_running(connection: Connection, snapshot: Snapshot) -> None:
+    if snapshot.state == SubmissionState.SUBMITTED:
+        connection.execute(update(Submission).where(Submission.id == snapshot.id)
+                           .values(state=SubmissionState.RUNNING, started=utcnow()))
+        snapshot.state = SubmissionState.RUNNING
