@@ -133,31 +133,38 @@ class Worker:
             claim = steps.claim(session, queues=self.queues, worker_id=self.worker_id, worker=self.name)
         if claim is None:
             return False
-        if claim.work is None:
-            return True
-        abort = threading.Event()
+        while claim is not None and claim.work is not None:
+            claim = self._run_claimed(claim)
+        return True
+
+    def _run_claimed(self, claim: steps.Claim) -> steps.Claim | None:
+        """Run a claimed step and record it; the next step of its pipeline, if this worker took it."""
         with self._lock:
-            self._running[claim.queue_job_id] = abort
+            abort = self._running.setdefault(claim.queue_job_id, threading.Event())
         try:
             try:
                 outcome = execute(claim.work, self.settings, stop=abort, guard=self._watchdog)
             except Exception as exc:  # a broken template or an unwritable disk must not kill the worker
                 log.exception("step %s could not be run", claim.work.step_id)
                 outcome = Outcome(FAIL, None, f"Step {claim.work.step_name} could not be run: {exc}")
-            self._record(claim, outcome)
+            # Registered before this one is released, so the heartbeat never sees it unowned.
+            following = self._record(claim, outcome)
+            if following is not None:
+                with self._lock:
+                    self._running[following.queue_job_id] = threading.Event()
+            return following
         finally:
             with self._lock:
                 self._running.pop(claim.queue_job_id, None)
-        return True
 
-    def _record(self, claim: steps.Claim, outcome: Outcome) -> None:
+    def _record(self, claim: steps.Claim, outcome: Outcome) -> steps.Claim | None:
         # The outcome must not be lost to a passing database outage: retry until recorded.
+        taker = steps.Taker(self.worker_id, self.name, self.queues) if not self.stop_event.is_set() else None
         while True:
             try:
                 with transaction(self.sessions) as session:
-                    steps.record(session, queue_job_id=claim.queue_job_id, work=claim.work, outcome=outcome,
-                                 backoff=self.settings.retry_backoff_seconds)
-                return
+                    return steps.record(session, queue_job_id=claim.queue_job_id, work=claim.work, outcome=outcome,
+                                        backoff=self.settings.retry_backoff_seconds, taker=taker)
             except DBAPIError as exc:
                 log.warning("could not record step %s (%s); retrying", claim.work.step_id, exc.orig)
                 time.sleep(1.0)

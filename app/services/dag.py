@@ -91,24 +91,34 @@ def set_step(connection: Connection, step: StepRow, **values: Any) -> None:
     step.attempts = values.get("attempts", step.attempts)
 
 
-def queue(connection: Connection, snapshot: Snapshot, steps: list[StepRow], *, delay: float = 0.0) -> None:
-    """Hand `steps` to the queue, in this transaction."""
-    defer(connection, [Deferral(s.id, snapshot.id, s.task["backend"]["name"]) for s in steps],
-          priority=snapshot.priority, delay=delay)
+def queue(
+    connection: Connection, snapshot: Snapshot, steps: list[StepRow], *, delay: float = 0.0,
+) -> dict[int, int]:
+    """Hand `steps` to the queue, in this transaction; their queue job ids by step id."""
+    job_ids, _ = defer(connection, [Deferral(s.id, snapshot.id, queue_name(s)) for s in steps],
+                       priority=snapshot.priority, delay=delay)
     for step in steps:
         step.state = StepState.QUEUED
+    return job_ids
 
 
-def succeed(connection: Connection, snapshot: Snapshot, step: StepRow, **values: Any) -> None:
-    """Mark a step Complete, queue each child it was the last parent of, end the submission if done."""
+def queue_name(step: StepRow) -> str:
+    """Each backend has its own queue."""
+    return step.task["backend"]["name"]
+
+
+def succeed(connection: Connection, snapshot: Snapshot, step: StepRow, **values: Any) -> dict[int, int]:
+    """Mark a step Complete, queue each child it was the last parent of, end the submission if done;
+    return the queued children's job ids by step id."""
     set_step(connection, step, state=StepState.COMPLETE, finished=utcnow(), **values)
     children = [c for c in snapshot.steps if step.name in c.after and c.state == StepState.PENDING]
     for child in children:
         child.waiting_for -= 1
     if children:
         connection.execute(_WAITING, {"ids": [c.id for c in children]})
-    queue(connection, snapshot, [c for c in children if c.waiting_for == 0])
+    queued = queue(connection, snapshot, [c for c in children if c.waiting_for == 0])
     complete_if_done(connection, snapshot)
+    return queued
 
 
 def skip_rest(connection: Connection, snapshot: Snapshot) -> None:

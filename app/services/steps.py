@@ -93,18 +93,25 @@ def claim(session: Session, *, queues: list[str] | None, worker_id: int, worker:
         finish_queue_job(session, row.id)
         return Claim(row.id, None)
     dag.start_running(connection, snapshot)
+    return _begin(connection, snapshot, step, row.id, worker)
+
+
+def _begin(connection: Connection, snapshot: dag.Snapshot, step: dag.StepRow, queue_job_id: int,
+           worker: str) -> Claim:
+    """Start an attempt of a claimed step, or complete it from the cache without running anything."""
     files = _files(connection, snapshot, step)
     key = cache.key(step.task, step.params, [(name, sha) for name, sha, _ in files], snapshot.id)
     source = cache.find(connection, key) if key and snapshot.use_cache else None
     if source is not None:
         cache.reuse(connection, snapshot, step, source)
-        finish_queue_job(session, row.id)
-        return Claim(row.id, None)
-    now = utcnow()
-    attempt = connection.execute(_START, {"id": step.id, "now": now, "cache_key": key, "worker": worker}).scalar()
+        connection.execute(_FINISH, {"job_id": queue_job_id})
+        return Claim(queue_job_id, None)
+    values = {"id": step.id, "now": utcnow(), "cache_key": key, "worker": worker}
+    attempt = connection.execute(_START, values).scalar()
+    step.state, step.attempts = StepState.RUNNING, attempt
     work = StepWork(step_id=step.id, attempt=attempt, submission_id=snapshot.id, step_name=step.name,
                     task=step.task, params=step.params, files=[(name, bytes(data)) for name, _, data in files])
-    return Claim(row.id, work)
+    return Claim(queue_job_id, work)
 
 
 def _files(connection: Connection, snapshot: dag.Snapshot, step: dag.StepRow) -> list[tuple[str, str, bytes]]:
@@ -121,16 +128,39 @@ def finish_queue_job(session: Session, queue_job_id: int) -> None:
     session.connection().execute(_FINISH, {"job_id": queue_job_id})
 
 
+@dataclass(frozen=True)
+class Taker:
+    """A worker that may take a step it has just made runnable: it serves `queues` (None: all)."""
+
+    worker_id: int
+    worker: str
+    queues: list[str] | None = None
+
+    def serves(self, step: dag.StepRow) -> bool:
+        return self.queues is None or dag.queue_name(step) in self.queues
+
+
+_TAKE = text(
+    "UPDATE procrastinate_jobs SET status = 'doing', worker_id = :worker_id WHERE id = :id AND status = 'todo'"
+)
+
+
 def record(
     session: Session, *, queue_job_id: int, work: StepWork, outcome: Outcome, backoff: float = 1.0,
-) -> None:
-    """Store an attempt's outcome and results, and move the submission's DAG on, in one transaction."""
+    taker: Taker | None = None,
+) -> Claim | None:
+    """Store an attempt's outcome and results, and move the submission's DAG on, in one transaction.
+
+    With a `taker`, one of the steps this makes runnable is claimed for it in the same transaction
+    (and returned), so a pipeline goes on without a round through the queue; the others are left to
+    whichever worker comes first.
+    """
     connection = session.connection()
     finish_queue_job(session, queue_job_id)
     snapshot = dag.load(connection, work.submission_id)
     step = snapshot.step(work.step_id) if snapshot else None
     if step is None or step.state != StepState.RUNNING or step.attempts != work.attempt:
-        return  # cancelled or purged, or superseded by a later attempt: keep what is recorded
+        return None  # cancelled or purged, or superseded by a later attempt: keep what is recorded
     now = utcnow()
     connection.execute(_END_ATTEMPT, {
         "id": step.id, "number": work.attempt, "exit_status": outcome.exit_status, "outcome": outcome.action,
@@ -140,11 +170,12 @@ def record(
     if outcome.action == RETRY and step.attempts <= step.task.get("retries", 0):
         dag.set_step(connection, step, **result)
         dag.queue(connection, snapshot, [step], delay=backoff_delay(step.attempts, backoff))
-        return  # this attempt's files are dropped: the next attempt makes its own
+        return None  # this attempt's files are dropped: the next attempt makes its own
     _store_outputs(connection, snapshot, step, outcome)
     if outcome.action == SUCCESS:
-        dag.succeed(connection, snapshot, step, **result)
-    elif outcome.action == TERMINATE:
+        queued = dag.succeed(connection, snapshot, step, **result)
+        return _take_next(connection, snapshot, queued, taker) if taker else None
+    if outcome.action == TERMINATE:
         # An early end is not a result to reuse.
         dag.set_step(connection, step, state=StepState.COMPLETE, finished=now, cache_key=None, **result)
         dag.skip_rest(connection, snapshot)
@@ -153,6 +184,18 @@ def record(
         dag.set_step(connection, step, state=StepState.ERROR, finished=now, **result)
         dag.skip_rest(connection, snapshot)
         dag.end(connection, snapshot, SubmissionState.ERROR, outcome.message or f"Step {step.name} failed")
+    return None
+
+
+def _take_next(connection: Connection, snapshot: dag.Snapshot, queued: dict[int, int], taker: Taker) -> Claim | None:
+    """Claim the first of the just-queued steps that the taker serves (not cacheable ones: the cache
+    check belongs to a fresh claim)."""
+    for step_id, job_id in queued.items():
+        step = snapshot.step(step_id)
+        takeable = taker.serves(step) and not step.task.get("cache")
+        if takeable and connection.execute(_TAKE, {"id": job_id, "worker_id": taker.worker_id}).rowcount:
+            return _begin(connection, snapshot, step, job_id, taker.worker)
+    return None
 
 
 def _store_outputs(connection: Connection, snapshot: dag.Snapshot, step: dag.StepRow, outcome: Outcome) -> None:

@@ -132,3 +132,29 @@ def test_step_recorded_twice_chains_once(sessions, load_config):
         steps.record(session, queue_job_id=job_id, work=claim.work, outcome=Outcome(SUCCESS, 0))
     with sessions() as session:
         assert queued_step_ids(session) == before
+
+
+def test_recording_worker_takes_one_child_in_the_same_transaction(sessions, load_config):
+    load_config(DIAMOND)
+    sub_id = submit(sessions)
+    first = _claim(sessions)
+    with sessions() as session:
+        worker_id = session.execute(text("SELECT max(id) FROM procrastinate_workers")).scalar()
+    taker = steps.Taker(worker_id, "test")
+    with sessions() as session:
+        session.begin()
+        steps.record(session, queue_job_id=first.queue_job_id, work=first.work, outcome=Outcome(SUCCESS, 0),
+                     taker=taker)
+        session.rollback()
+    with sessions() as session:
+        assert queued_step_ids(session) == []
+    with transaction(sessions) as session:
+        following = steps.record(session, queue_job_id=first.queue_job_id, work=first.work,
+                                 outcome=Outcome(SUCCESS, 0), taker=taker)
+    assert following.work.step_name == "b" and following.work.attempt == 1
+    with sessions() as session:
+        assert queued_step_ids(session) == [step_id(sessions, sub_id, "c")]  # left for any worker
+        doing = session.execute(text("SELECT (args->>'step_id')::bigint, worker_id FROM procrastinate_jobs "
+                                     "WHERE status = 'doing'")).all()
+        assert doing == [(step_id(sessions, sub_id, "b"), worker_id)]
+        assert session.get(Step, following.work.step_id).state == StepState.RUNNING
