@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -25,8 +26,14 @@ def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
+@functools.cache
+def head_revision() -> str | None:
+    """The newest revision shipped with this code (read once: the files do not change under us)."""
+    return ScriptDirectory.from_config(alembic_config("postgresql://")).get_current_head()
+
+
 def is_current(engine: Engine) -> bool:
     """Whether the database is at the newest revision."""
-    head = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_current_head()
+    head = head_revision()
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision() == head

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import threading
@@ -66,24 +67,49 @@ def _wait(
     process: subprocess.Popen, *, timeout: float | None, grace: float, stop: threading.Event | None,
 ) -> ProcessResult:
     deadline = time.monotonic() + timeout if timeout else None
-    while True:
-        wait = 0.2 if stop is not None else None
-        if deadline is not None:
-            remaining = max(0.0, deadline - time.monotonic())
-            wait = remaining if wait is None else min(wait, remaining)
-        try:
-            status = _status(process.wait(wait))
-        except subprocess.TimeoutExpired:
-            pass
-        else:
-            _kill_leftovers(process)
-            return ProcessResult(exit_status=status)
-        if stop is not None and stop.is_set():
-            _kill_group(process, grace)
-            return ProcessResult(exit_status=_status(process.returncode), stopped=True)
-        if deadline is not None and time.monotonic() >= deadline:
-            _kill_group(process, grace)
-            return ProcessResult(exit_status=_status(process.returncode), timed_out=True)
+    with _ExitWatch(process) as exited:
+        while True:
+            wait = 0.2 if stop is not None else None
+            if deadline is not None:
+                remaining = max(0.0, deadline - time.monotonic())
+                wait = remaining if wait is None else min(wait, remaining)
+            if exited(wait):
+                status = _status(process.wait())
+                _kill_leftovers(process)
+                return ProcessResult(exit_status=status)
+            if stop is not None and stop.is_set():
+                _kill_group(process, grace)
+                return ProcessResult(exit_status=_status(process.returncode), stopped=True)
+            if deadline is not None and time.monotonic() >= deadline:
+                _kill_group(process, grace)
+                return ProcessResult(exit_status=_status(process.returncode), timed_out=True)
+
+
+class _ExitWatch:
+    """Waits for a child's exit with a timeout. With a pidfd (Linux) the wait ends the instant the
+    child exits; Popen.wait(timeout) would poll with growing sleeps, costing up to milliseconds."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.process = process
+        self.pidfd: int | None = None
+
+    def __enter__(self):
+        with contextlib.suppress(AttributeError, OSError):
+            self.pidfd = os.pidfd_open(self.process.pid)
+        return self.exited
+
+    def __exit__(self, *exc) -> None:
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+
+    def exited(self, timeout: float | None) -> bool:
+        if self.pidfd is None:
+            try:
+                self.process.wait(timeout)
+                return True
+            except subprocess.TimeoutExpired:
+                return False
+        return bool(select.select([self.pidfd], [], [], timeout)[0])
 
 
 def _status(returncode: int | None) -> int | None:

@@ -57,6 +57,7 @@ def submit(
     roots = [s for s in submission.steps if not s.after]
     job_ids, queued = defer(session.connection(), [Deferral(s.id, str(submission.id), s.task["backend"]["name"])
                                                    for s in roots], priority=priority)
+    set_committed_value(submission, "results", [])  # new: nothing to load
     for step in roots:  # written by the deferral itself; tell the session without another UPDATE
         set_committed_value(step, "state", StepState.QUEUED)
         set_committed_value(step, "queue_job_id", job_ids[step.id])
