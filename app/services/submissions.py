@@ -10,13 +10,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.errors import InvalidInput, NotFound, ParameterError, ValidationFailed
+from app.errors import Forbidden, InvalidInput, NotFound, ParameterError, ValidationFailed
 from app.models import Step, StepState, Submission, SubmissionInput
 from app.queue.chain import Deferral, defer
 from app.services import blobs, catalog, validators
 from app.services.parameters import ParamSpec, resolve_values
 
 PRIORITIES = ("low", "normal", "high")
+RUNNABLE_BACKENDS = {"local", "python"}  # slurm and gridengine are accepted in the configuration only
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,10 @@ def submit(
     if priority not in PRIORITIES:
         raise InvalidInput("Invalid priority", errors={"priority": [f"must be one of {', '.join(PRIORITIES)}"]})
     tasks = catalog.tasks_by_name(session, {step["task"] for step in spec["steps"]})
+    unrunnable = sorted({t["backend"]["type"] for t in tasks.values()} - RUNNABLE_BACKENDS)
+    if unrunnable:
+        raise Forbidden(f"Job {job_row.name} uses the {', '.join(unrunnable)} backend, which this service "
+                        "cannot run yet")
     _check_inputs(spec, inputs)
     values = _resolve_params(spec, tasks, params)
     submission = Submission(

@@ -156,3 +156,16 @@ def test_jobs_listing_describes_inputs_and_parameters(client, configured):
                                         "required": True}]
     detail = client.get("/api/jobs/count").json
     assert detail["dag"] == {"roots": ["count"], "children": {"count": []}}
+
+
+def test_jobs_on_backends_not_built_yet_are_refused(client, load_config, sessions):
+    load_config("""
+version: 1
+backends: [{name: cluster, type: slurm, options: {partition: short}}]
+tasks: [{name: big, backend: cluster, executable: "true"}]
+jobs: [{name: big, inputs: [], steps: [{task: big}]}]
+""")
+    response = post_json(client, {"job": "big"})
+    assert response.status_code == 403
+    assert "slurm" in response.json["message"]
+    assert stored(sessions) == (0, 0, 0)
