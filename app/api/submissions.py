@@ -42,30 +42,6 @@ class ResultSchema(Schema):
         return url_for("results.ResultItem", submission_id=result.submission_id, result_id=result.id)
 
 
-class ProgressSchema(Schema):
-    done = fields.Integer()
-    total = fields.Integer()
-
-
-class SubmissionSchema(Schema):
-    id = fields.UUID()
-    job = fields.String(attribute="job_name", allow_none=True)
-    name = fields.String()
-    state = fields.String()
-    message = fields.String()
-    priority = fields.String()
-    created = fields.DateTime()
-    started = fields.DateTime(allow_none=True)
-    finished = fields.DateTime(allow_none=True)
-    progress = fields.Method("_progress", metadata={"type": "object"})
-    steps = fields.List(fields.Nested(StepSchema))
-    results = fields.List(fields.Nested(ResultSchema))
-
-    def _progress(self, submission: Submission) -> dict:
-        done = sum(1 for s in submission.steps if s.finished is not None)
-        return {"done": done, "total": len(submission.steps)}
-
-
 class SubmissionSummarySchema(Schema):
     id = fields.UUID()
     job = fields.String(attribute="job_name", allow_none=True)
@@ -73,6 +49,20 @@ class SubmissionSummarySchema(Schema):
     state = fields.String()
     created = fields.DateTime()
     finished = fields.DateTime(allow_none=True)
+
+
+class SubmissionSchema(SubmissionSummarySchema):
+    message = fields.String()
+    priority = fields.String()
+    started = fields.DateTime(allow_none=True)
+    progress = fields.Method("_progress", metadata={
+        "type": "object", "properties": {"done": {"type": "integer"}, "total": {"type": "integer"}}})
+    steps = fields.List(fields.Nested(StepSchema))
+    results = fields.List(fields.Nested(ResultSchema))
+
+    def _progress(self, submission: Submission) -> dict:
+        done = sum(1 for s in submission.steps if s.finished is not None)
+        return {"done": done, "total": len(submission.steps)}
 
 
 class WaitArgs(Schema):

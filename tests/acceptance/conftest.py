@@ -35,18 +35,23 @@ def service(database_url, sessions):
     port = free_port()
     process = runtime.serve(database_url, host="127.0.0.1", port=port, processes=1)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    wait_healthy(base, process)
+    yield base
+    stop(process)
+
+
+def wait_healthy(base: str, process: subprocess.Popen, timeout: float = 30) -> None:
+    """Wait until the service at `base` answers its health check."""
+    deadline = time.monotonic() + timeout
     while True:
         try:
             if requests.get(f"{base}/api/health", timeout=2).status_code == 200:
-                break
+                return
         except requests.ConnectionError:
             pass
         assert process.poll() is None, "gunicorn exited"
         assert time.monotonic() < deadline, "service did not become healthy"
         time.sleep(0.1)
-    yield base
-    stop(process)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from app import migrate, runtime
 from app.db import make_engine, make_sessionmaker, transaction
 from app.embedded import start_embedded
 from app.services import catalog
-from tests.acceptance.conftest import free_port, stop
+from tests.acceptance.conftest import free_port, stop, wait_healthy
 
 CONFIG = """
 version: 1
@@ -37,11 +37,12 @@ def test_database_restart_mid_run(tmp_path):
         with transaction(make_sessionmaker(engine)) as session:
             catalog.load(session, CONFIG)
         port = free_port()
-        processes.append(runtime.serve(url, host="127.0.0.1", port=port, processes=1))
+        web = runtime.serve(url, host="127.0.0.1", port=port, processes=1)
+        processes.append(web)
         settings = {"AA_HEARTBEAT_SECONDS": "0.5", "AA_STALLED_AFTER_SECONDS": "3", "AA_POLL_SECONDS": "0.5"}
         processes += [runtime.spawn_worker(url, concurrency=3, env=settings) for _ in range(2)]
         base = f"http://127.0.0.1:{port}"
-        _wait_healthy(base)
+        wait_healthy(base, web)
 
         def submit(i):
             response = requests.post(f"{base}/api/submissions", data={"job": "three"},
@@ -78,15 +79,3 @@ def test_database_restart_mid_run(tmp_path):
         for process in processes:
             stop(process)
         server.cleanup()
-
-
-def _wait_healthy(base: str) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if requests.get(f"{base}/api/health", timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
