@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from app.errors import ConfigError, Forbidden, InvalidInput
 from app.models import Backend, Job, Task
 from app.models.base import utcnow
-from app.services.catalog_schema import dump_config, parse_config
+from app.services.catalog_dump import dump_config
+from app.services.catalog_schema import parse_config
 
 
 def read_file(path: Path) -> str:

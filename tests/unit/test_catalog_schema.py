@@ -8,7 +8,8 @@ import textwrap
 import pytest
 
 from app.errors import ConfigError
-from app.services.catalog_schema import dump_config, parse_config
+from app.services.catalog_dump import dump_config
+from app.services.catalog_schema import parse_config
 
 # The example of SPEC.md §3, verbatim.
 SPEC_EXAMPLE = """\
