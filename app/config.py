@@ -24,7 +24,7 @@ class Settings:
     keep_workdirs: bool = False
     work_root: str | None = None
     heartbeat_seconds: float = 2.0
-    stalled_after_seconds: float = 30.0
+    stalled_after_seconds: float = 20.0
     poll_seconds: float = 1.0
     kill_grace_seconds: float = 5.0
     retry_backoff_seconds: float = 1.0
@@ -44,7 +44,7 @@ class Settings:
             keep_workdirs=_flag(env.get("AA_KEEP_WORKDIRS")),
             work_root=env.get("AA_WORK_ROOT") or None,
             heartbeat_seconds=float(env.get("AA_HEARTBEAT_SECONDS") or 2.0),
-            stalled_after_seconds=float(env.get("AA_STALLED_AFTER_SECONDS") or 30.0),
+            stalled_after_seconds=float(env.get("AA_STALLED_AFTER_SECONDS") or 20.0),
             poll_seconds=float(env.get("AA_POLL_SECONDS") or 1.0),
             kill_grace_seconds=float(env.get("AA_KILL_GRACE_SECONDS") or 5.0),
             retry_backoff_seconds=float(env.get("AA_RETRY_BACKOFF_SECONDS") or 1.0),

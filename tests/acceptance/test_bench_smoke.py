@@ -21,6 +21,17 @@ def test_full_stack_throughput_completes_every_submission(server_url, tmp_path):
     assert metrics["fullstack_submissions_per_s"] > 0
 
 
+def test_full_stack_python_no_op_tasks_complete_every_submission(server_url, tmp_path):
+    ctx = tiny_context(server_url, tmp_path)
+    ctx.n = 3
+    metrics = fullstack.run_python(ctx)
+    assert metrics["fullstack_python_accepted"] == 3
+    assert metrics["fullstack_python_complete"] == 3
+    assert metrics["fullstack_python_failed"] == 0
+    assert metrics["fullstack_python_steps_per_s"] > 0
+    assert metrics["fullstack_python_submissions_per_s"] > 0
+
+
 def test_latency_runs_complete(server_url, tmp_path):
     ctx = tiny_context(server_url, tmp_path)
     metrics = latency.run(ctx)

@@ -50,6 +50,8 @@ def test_cancel_kills_running_process_group_and_skips_the_rest(api, workers, tmp
     assert response.json()["state"] == "Cancelled"
     while alive(leader) or alive(grandchild):
         assert time.monotonic() - started < 5, "processes still running 5 s after DELETE"
+    print(f"\nFIGURE step process group gone {time.monotonic() - started:.2f} s after DELETE "
+          "(grandchild ignores SIGTERM; grace 1 s)")
     final = api.get(f"/api/submissions/{body['id']}").json()
     assert final["state"] == "Cancelled"
     assert [s["state"] for s in final["steps"]] == ["Cancelled", "Cancelled"]

@@ -66,6 +66,8 @@ def test_sigkill_mid_step_retried_elsewhere_and_orphan_killed(api, workers, tmp_
     workers(1, env=STALL)
     wait_for_lines(log, 2, timeout=30)
     detected = time.monotonic() - killed
+    print(f"\nFIGURE dead worker detected and its step restarted {detected:.2f} s after SIGKILL "
+          f"(stall limit 3 s)")
     final = api.wait_done(body["id"])
     assert final["state"] == "Complete", final
     assert [s["attempts"] for s in final["steps"]] == [2, 1]

@@ -17,6 +17,7 @@ METRICS = {
     "pgbench_clients": 8, "latency_p50_ms": 20.0, "latency_p95_ms": 40.0, "latency_p99_ms": 70.0,
     "api_posts_per_s": 250.0, "api_rows_small": 1000, "api_get_p50_small_ms": 2.0, "api_rows_big": 100_000,
     "api_get_p50_big_ms": 2.2, "bigqueue_rows": 100_000, "bigqueue_steps_per_s": 850.0,
+    "fullstack_python_steps_per_s": 90.0, "fullstack_python_submissions_per_s": 30.0,
 }
 
 
@@ -37,6 +38,9 @@ def test_ratios_and_verdicts():
     assert get.ratio == pytest.approx(1.1) and get.met is True and "--rows-1e6" in get.note
     queue = by_name(rows, "ours, full stack, 10^5 finished queue jobs")
     assert queue.ratio == pytest.approx(850 / 900) and queue.met is True
+    python = [r for r in rows if r.name == "ours, full stack (python no-op tasks)"]
+    assert [(r.measured, r.unit) for r in python] == [(90.0, "steps/s"), (30.0, "submissions/s")]
+    assert python[0].ratio == pytest.approx(0.1) and python[0].met is None and "TODO" not in python[0].note
 
 
 def test_missing_measurements_are_not_applicable():
@@ -44,7 +48,7 @@ def test_missing_measurements_are_not_applicable():
     assert by_name(rows, "ours, full stack (local `true`) vs Celery").met is None
     assert by_name(rows, "latency POST→Complete p50").met is False
     python = by_name(rows, "ours, full stack (python no-op tasks)")
-    assert python.measured is None and "TODO" in python.note
+    assert python.measured is None and python.ratio is None and not python.note
     table = report.format_table(rows)
     assert "n/a" in table and "NOT met" in table
 
@@ -61,7 +65,7 @@ def test_json_output(tmp_path):
 def test_options():
     args = parse_args([])
     assert (args.n, args.latency_runs, args.big_rows, args.workers, args.concurrency) == (1000, 200, 100_000, 2, 4)
-    assert args.only == list(MEASUREMENTS)
+    assert args.only == list(MEASUREMENTS) and "pyfull" in args.only
     args = parse_args(["--rows-1e6", "--only", "api, latency", "--n", "5"])
     assert args.big_rows == 1_000_000 and args.only == ["api", "latency"] and args.n == 5
     with pytest.raises(SystemExit):
