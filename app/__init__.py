@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
-
-from flask import Flask
+from typing import TYPE_CHECKING, Any
 
 from app.config import Settings
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 __version__ = "0.1.0"
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the WSGI app; nothing connects to the database until a request needs it."""
+    # Imported here so that processes that only need the package (a Python task's child process,
+    # the worker's watchdog) start without loading Flask.
+    from flask import Flask
+
     app = Flask(__name__)
     settings = Settings.from_env().override(test_config)
     if not settings.database_url:

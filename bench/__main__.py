@@ -23,6 +23,7 @@ from bench.common import Context, busy_fraction, database_server, log
 MEASUREMENTS: dict[str, Callable[[Context], dict]] = {
     "ceilings": ceilings.run,
     "fullstack": fullstack.run,
+    "pyfull": fullstack.run_python,
     "celery": celery_chain.run,
     "procrastinate": procrastinate_raw.run,
     "bigqueue": fullstack.run_big_queue,

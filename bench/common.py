@@ -27,24 +27,35 @@ DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 REPO = Path(__file__).resolve().parent.parent
 DONE_STATES = ("Complete", "Error", "Crash", "Cancelled")
 
-# A job of three chained steps, each running `true` through the local backend; it takes no input.
-NOOP_CONFIG = """
-version: 1
-backends:
-  - {name: local, type: local}
-tasks:
-  - {name: noop, backend: local, executable: "true"}
-jobs:
-  - name: noop3
-    description: three chained no-op steps (benchmark)
+NOOP_STEP_NAMES = ("one", "two", "three")
+NOOP_STEPS = len(NOOP_STEP_NAMES)
+
+
+def _chain(job: str, task: str, what: str) -> str:
+    """A job of NOOP_STEPS chained steps of one task; it takes no input."""
+    steps = "".join(f"      - {{name: {step}, task: {task}}}\n" for step in NOOP_STEP_NAMES)
+    return f"""  - name: {job}
+    description: three chained {what} steps (benchmark)
     inputs: []
     steps:
-      - {name: one, task: noop}
-      - {name: two, task: noop}
-      - {name: three, task: noop}
-"""
+{steps}"""
+
+
+# Two jobs of three chained no-op steps: `true` through the local backend (NOOP_JOB), and
+# bench.noop:noop through the python backend (PYTHON_NOOP_JOB). The workers import `bench` from
+# the repository (Service.start_workers puts it on their PYTHONPATH).
 NOOP_JOB = "noop3"
-NOOP_STEPS = 3
+PYTHON_NOOP_JOB = "pynoop3"
+NOOP_CONFIG = f"""
+version: 1
+backends:
+  - {{name: local, type: local}}
+  - {{name: py, type: python}}
+tasks:
+  - {{name: noop, backend: local, executable: "true"}}
+  - {{name: pynoop, backend: py, function: "bench.noop:noop"}}
+jobs:
+{_chain(NOOP_JOB, "noop", "`true`")}{_chain(PYTHON_NOOP_JOB, "pynoop", "python no-op")}"""
 
 
 @dataclass
@@ -233,6 +244,10 @@ class Service:
 
         n = self.ctx.workers if n is None else n
         before = len(self.workers)
+        # The repository first on the path, whatever our working directory: the workers import
+        # `app`, and their python tasks (which inherit the worker's sys.path) import `bench.noop`.
+        path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+        env = {"PYTHONPATH": path, **(env or {})}
         with output_to(self.worker_log):
             for _ in range(n):
                 self.workers.append(runtime.spawn_worker(self.url, concurrency=self.ctx.concurrency, env=env))

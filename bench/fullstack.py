@@ -1,7 +1,8 @@
 """Ours, full stack: N submissions of a 3-step `true` job POSTed over HTTP until all are Complete.
 
-Also the same run with many finished queue jobs already in `procrastinate_jobs` (does the queue
-slow down as its table grows?).
+Also the same run with a 3-step job of python no-op tasks (`bench.noop:noop` through the python
+backend: what a Python task costs on top), and with many finished queue jobs already in
+`procrastinate_jobs` (does the queue slow down as its table grows?).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import requests
 from bench.common import (
     NOOP_JOB,
     NOOP_STEPS,
+    PYTHON_NOOP_JOB,
     Context,
     CpuMeter,
     Service,
@@ -54,9 +56,9 @@ def post_submissions(base: str, n: int, clients: int, *, name: str, job: str = N
     return [v for ok, v in outcomes if ok], [v for ok, v in outcomes if not ok]
 
 
-def warm_up(service: Service, url: str, count: int = 3) -> None:
+def warm_up(service: Service, url: str, count: int = 3, *, job: str = NOOP_JOB) -> None:
     """A few submissions run to the end before timing, so nothing is measured cold."""
-    ids, failures = post_submissions(service.base, count, 1, name="warmup")
+    ids, failures = post_submissions(service.base, count, 1, name="warmup", job=job)
     if failures:
         raise RuntimeError(f"warm-up submissions refused: {failures[0]}")
     with psycopg.connect(dsn(url), autocommit=True) as connection:
@@ -70,12 +72,12 @@ def warm_up(service: Service, url: str, count: int = 3) -> None:
             time.sleep(0.05)
 
 
-def drive(ctx: Context, service: Service, url: str, n: int, *, label: str) -> dict[str, float]:
-    """POST n submissions concurrently and wait for all of them to finish; time it."""
+def drive(ctx: Context, service: Service, url: str, n: int, *, label: str, job: str = NOOP_JOB) -> dict[str, float]:
+    """POST n submissions of `job` concurrently and wait for all of them to finish; time it."""
     result: dict = {}
 
     def post() -> None:
-        result["ids"], result["failures"] = post_submissions(service.base, n, ctx.clients, name="measured")
+        result["ids"], result["failures"] = post_submissions(service.base, n, ctx.clients, name="measured", job=job)
         result["posted_at"] = time.perf_counter()
 
     poster = threading.Thread(target=post, daemon=True)
@@ -164,8 +166,10 @@ def _breakdown(connection: psycopg.Connection) -> dict[str, float]:
     return {k: float(v) for k, v in zip(keys, row, strict=True) if v is not None}
 
 
-def throughput(ctx: Context, *, label: str = "fullstack", prefill_finished_jobs: int = 0) -> dict[str, float]:
-    """Fresh database, gunicorn + workers, warm-up, then N submissions; steps/s and submissions/s."""
+def throughput(ctx: Context, *, label: str = "fullstack", job: str = NOOP_JOB,
+               prefill_finished_jobs: int = 0) -> dict[str, float]:
+    """Fresh database, gunicorn + workers, warm-up, then N submissions of `job` (one of the
+    NOOP_STEPS-step jobs of NOOP_CONFIG); steps/s and submissions/s."""
     with fresh_database(ctx.server_url, label) as url:
         prepare_ours(url)
         if prefill_finished_jobs:
@@ -174,10 +178,10 @@ def throughput(ctx: Context, *, label: str = "fullstack", prefill_finished_jobs:
         with Service(ctx, url, label) as service:
             service.start_web()
             service.start_workers()
-            warm_up(service, url)
-            log(f"{label}: {ctx.n} submissions × {NOOP_STEPS} steps, {ctx.workers} workers × "
+            warm_up(service, url, job=job)
+            log(f"{label}: {ctx.n} submissions of {job} × {NOOP_STEPS} steps, {ctx.workers} workers × "
                 f"{ctx.concurrency}, {ctx.clients} HTTP clients")
-            measured = drive(ctx, service, url, ctx.n, label=label)
+            measured = drive(ctx, service, url, ctx.n, label=label, job=job)
     note_interference(ctx, label, measured)
     log(f"{label}: {measured['steps_per_s']:.1f} steps/s ({measured['elapsed_s']:.1f} s)")
     return measured
@@ -214,6 +218,12 @@ def fill_finished_queue_jobs(url: str, count: int, chunk: int = 200_000) -> None
 def run(ctx: Context) -> dict[str, float]:
     measured = throughput(ctx, label="fullstack")
     return {f"fullstack_{k}": v for k, v in measured.items()}
+
+
+def run_python(ctx: Context) -> dict[str, float]:
+    """`run` with the job of three chained python no-op tasks instead of `true`."""
+    measured = throughput(ctx, label="fullstack_python", job=PYTHON_NOOP_JOB)
+    return {f"fullstack_python_{k}": v for k, v in measured.items()}
 
 
 def run_big_queue(ctx: Context) -> dict[str, float]:

@@ -64,6 +64,7 @@ def build_rows(m: dict[str, Any]) -> list[Row]:
     celery = m.get("celery_steps_per_s")
     spawn = m.get("spawn_ceiling")
     raw = m.get("procrastinate_steps_per_s")
+    python = m.get("fullstack_python_steps_per_s")
     rows = [
         Row("ours, full stack (local `true`) vs Celery", ours, "steps/s",
             f"≥ {VS_CELERY}× Celery" + (f" = {_fmt(VS_CELERY * celery)}" if celery else ""),
@@ -72,8 +73,9 @@ def build_rows(m: dict[str, Any]) -> list[Row]:
             f"≥ {OF_SPAWN_CEILING:.0%} of ceiling" + (f" = {_fmt(OF_SPAWN_CEILING * spawn)}" if spawn else ""),
             _ratio(ours, spawn), _at_least(_ratio(ours, spawn), OF_SPAWN_CEILING)),
         Row("ours, full stack (local `true`)", m.get("fullstack_submissions_per_s"), "submissions/s"),
-        Row("ours, full stack (python no-op tasks)", None, "steps/s", "",
-            note="TODO: python backend not built yet"),
+        Row("ours, full stack (python no-op tasks)", python, "steps/s", "", _ratio(python, ours),
+            note="ratio = python no-op / local `true`" if python is not None and ours else ""),
+        Row("ours, full stack (python no-op tasks)", m.get("fullstack_python_submissions_per_s"), "submissions/s"),
         Row("Celery chain on Redis, 3 × `true` + status row", celery, "steps/s", "(baseline)"),
         Row("raw Procrastinate, 3 chained no-op tasks", raw, "tasks/s", "(queue overhead)",
             _ratio(ours, raw), note="ratio = ours / raw"),
@@ -146,7 +148,8 @@ def format_details(m: dict[str, Any]) -> str:
     lines = []
     groups = ("web", "workers", "workers_children", "postgres", "client")
     labels = {"workers_children": "spawned programs", "client": "bench client"}
-    for prefix, title in (("fullstack_", "ours, full stack"), ("bigqueue_", "ours, big queue table"),
+    for prefix, title in (("fullstack_", "ours, full stack"), ("fullstack_python_", "ours, python no-op tasks"),
+                          ("bigqueue_", "ours, big queue table"),
                           ("celery_", "Celery (Redis counts as other)"), ("procrastinate_", "raw Procrastinate")):
         parts = [f"{labels.get(g, g)} {m[f'{prefix}cpu_ms_per_step_{g}']:.2f}"
                  for g in groups if f"{prefix}cpu_ms_per_step_{g}" in m]
@@ -156,16 +159,17 @@ def format_details(m: dict[str, Any]) -> str:
                          + (f", other processes {other:.2f} cores" if other is not None else ""))
     if lines:
         lines.insert(0, "CPU ms per completed step:")
-    timings = [(label, m.get(f"fullstack_{key}")) for key, label in (
-        ("mean_queue_wait_ms", "queued→started"), ("mean_step_run_ms", "started→finished"),
-        ("mean_submission_ms", "submission created→finished"), ("post_phase_s", "POST phase (s)"),
-        ("elapsed_s", "whole run (s)"))]
     per_step = [(label, m.get(f"latency_{key}")) for key, label in (
         ("step_queue_wait_p50_ms", "queued→started"), ("step_run_p50_ms", "started→finished"))]
     if any(value is not None for _, value in per_step):
         lines.append("latency runs, per step, p50 ms: " + ", ".join(
             f"{label} {_fmt(value)}" for label, value in per_step if value is not None))
-    if any(value is not None for _, value in timings):
-        lines.append("ours, full stack, means: " + ", ".join(f"{label} {_fmt(value)}" for label, value in timings
-                                                            if value is not None))
+    for prefix, title in (("fullstack_", "ours, full stack"), ("fullstack_python_", "ours, python no-op tasks")):
+        timings = [(label, m.get(f"{prefix}{key}")) for key, label in (
+            ("mean_queue_wait_ms", "queued→started"), ("mean_step_run_ms", "started→finished"),
+            ("mean_submission_ms", "submission created→finished"), ("post_phase_s", "POST phase (s)"),
+            ("elapsed_s", "whole run (s)"))]
+        if any(value is not None for _, value in timings):
+            lines.append(f"{title}, means: " + ", ".join(f"{label} {_fmt(value)}" for label, value in timings
+                                                         if value is not None))
     return "\n".join(lines)
