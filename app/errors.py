@@ -73,3 +73,11 @@ class PayloadTooLarge(AppError):
 
     status = 413
     code = "payload_too_large"
+
+
+class TooManyRequests(AppError):
+    """Too many unfinished submissions; try again later."""
+
+    status = 429
+    code = "too_many_requests"
+    retry_after = 30

@@ -34,7 +34,10 @@ def error_body(status: int, message: str, errors: dict | None = None):
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(AppError)
     def _app_error(exc: AppError):
-        return error_body(exc.status, exc.message, exc.errors)
+        response, status = error_body(exc.status, exc.message, exc.errors)
+        if getattr(exc, "retry_after", None):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response, status
 
     @app.errorhandler(DataError)
     def _bad_value(exc: DataError):

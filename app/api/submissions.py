@@ -123,10 +123,12 @@ class Submissions(MethodView):
         if settings().require_api_key and token is None:
             raise Unauthorized("Submitting needs an API token")
         parsed = submission_requests.read(request)
+        client = f"token:{token.id}" if token else client_address()
+        priority = submissions.quota_priority(session, client=client, priority=parsed.priority,
+                                              soft=settings().soft_limit, hard=settings().hard_limit)
         submission = submissions.submit(
             session, job=parsed.job, params=parsed.params, inputs=parsed.inputs, name=parsed.name,
-            priority=parsed.priority, use_cache=parsed.use_cache,
-            client=f"token:{token.id}" if token else client_address(), token_id=token.id if token else None,
+            priority=priority, use_cache=parsed.use_cache, client=client, token_id=token.id if token else None,
         )
         session.commit()
         if args["wait"]:

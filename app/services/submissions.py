@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.errors import Forbidden, InvalidInput, NotFound, ParameterError, ValidationFailed
+from app.errors import Forbidden, InvalidInput, NotFound, ParameterError, TooManyRequests, ValidationFailed
 from app.models import Step, StepState, Submission, SubmissionInput
 from app.queue.chain import Deferral, defer
 from app.services import blobs, catalog, validators
@@ -138,7 +138,14 @@ def get(session: Session, submission_id: Any, *, lock: bool = False) -> Submissi
     return submission
 
 
-def count_active(session: Session, client: str) -> int:
-    return session.execute(
+def quota_priority(session: Session, *, client: str, priority: str, soft: int | None, hard: int | None) -> str:
+    """The priority a client's next submission gets (SPEC §4.8): `low` past the soft limit of
+    unfinished submissions; past the hard limit, TooManyRequests. An unset limit is off."""
+    if soft is None and hard is None:
+        return priority
+    active = session.execute(
         select(func.count()).select_from(Submission).where(Submission.client == client, Submission.finished.is_(None))
     ).scalar_one()
+    if hard is not None and active >= hard:
+        raise TooManyRequests(f"You have {active} unfinished submissions; the limit is {hard}")
+    return "low" if soft is not None and active >= soft else priority

@@ -169,3 +169,16 @@ jobs: [{name: big, inputs: [], steps: [{task: big}]}]
     assert response.status_code == 403
     assert "slurm" in response.json["message"]
     assert stored(sessions) == (0, 0, 0)
+
+
+def test_quotas_lower_priority_then_refuse(database_url, load_config, sessions):
+    from app import create_app
+
+    load_config(CONFIG)
+    client = create_app({"database_url": database_url, "soft_limit": 1, "hard_limit": 2}).test_client()
+    body = {"job": "count", "params": {"count_label": "a.txt"}, "inputs": {"input_data": "x"}, "priority": "high"}
+    first, second, third = (post_json(client, body) for _ in range(3))
+    assert (first.status_code, second.status_code, third.status_code) == (201, 201, 429)
+    assert (first.json["priority"], second.json["priority"]) == ("high", "low")
+    assert int(third.headers["Retry-After"]) > 0
+    assert stored(sessions)[0] == 2
