@@ -182,3 +182,23 @@ def test_quotas_lower_priority_then_refuse(database_url, load_config, sessions):
     assert (first.json["priority"], second.json["priority"]) == ("high", "low")
     assert int(third.headers["Retry-After"]) > 0
     assert stored(sessions)[0] == 2
+
+
+def test_required_api_key_scopes_submissions_to_their_token(database_url, load_config, sessions):
+    from app import create_app
+    from app.db import transaction
+    from app.services import tokens
+
+    load_config(CONFIG)
+    with transaction(sessions) as session:
+        mine, theirs = tokens.create(session), tokens.create(session)
+    client = create_app({"database_url": database_url, "require_api_key": True}).test_client()
+    body = json.dumps({"job": "count", "params": {"count_label": "a.txt"}, "inputs": {"input_data": "x"}})
+    assert client.post("/api/submissions", data=body, content_type="application/json").status_code == 401
+    created = client.post("/api/submissions", data=body, content_type="application/json",
+                          headers={"Authorization": f"Bearer {mine}"})
+    assert created.status_code == 201
+    path = f"/api/submissions/{created.json['id']}"
+    assert client.get(path).status_code == 404
+    assert client.get(path, headers={"Authorization": f"Bearer {theirs}"}).status_code == 404
+    assert client.get(path, headers={"Authorization": f"Bearer {mine}"}).status_code == 200
