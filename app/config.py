@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 
@@ -32,7 +32,6 @@ class Settings:
     hard_limit: int | None = None
     require_api_key: bool = False
     log_limit_bytes: int = 1_000_000
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -54,10 +53,10 @@ class Settings:
         )
 
     def override(self, values: dict[str, Any] | None) -> Settings:
-        """A copy with the given (lower-case) settings replaced; unknown keys go to `extra`."""
+        """A copy with the given (lower-case) settings replaced."""
         if not values:
             return self
-        names = {f.name for f in fields(self)}
-        known = {k: v for k, v in values.items() if k in names}
-        extra = {**self.extra, **{k: v for k, v in values.items() if k not in names}}
-        return replace(self, **known, extra=extra)
+        unknown = set(values) - {f.name for f in fields(self)}
+        if unknown:
+            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        return replace(self, **values)

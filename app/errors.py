@@ -68,13 +68,6 @@ class Conflict(AppError):
     code = "conflict"
 
 
-class PayloadTooLarge(AppError):
-    """The upload is larger than allowed."""
-
-    status = 413
-    code = "payload_too_large"
-
-
 class TooManyRequests(AppError):
     """Too many unfinished submissions; try again later."""
 

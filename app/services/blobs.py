@@ -23,11 +23,3 @@ def put(session: Session, data: bytes) -> str:
 def get(session: Session, sha256: str) -> bytes:
     """The contents stored under `sha256`."""
     return session.execute(select(Blob.data).where(Blob.sha256 == sha256)).scalar_one()
-
-
-def get_many(session: Session, hashes: set[str]) -> dict[str, bytes]:
-    """Contents by hash, in one query."""
-    if not hashes:
-        return {}
-    rows = session.execute(select(Blob.sha256, Blob.data).where(Blob.sha256.in_(hashes)))
-    return {sha: bytes(data) for sha, data in rows}

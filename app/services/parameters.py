@@ -44,11 +44,6 @@ class ParamSpec:
     def has_default(self) -> bool:
         return self.default is not None
 
-    @property
-    def is_required(self) -> bool:
-        """A parameter without a default must be given."""
-        return self.required or not self.has_default
-
 
 def coerce(spec: ParamSpec, raw: Any) -> Any:
     """Convert a client's value to the parameter's type and check its limits.
