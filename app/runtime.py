@@ -69,7 +69,7 @@ def serve(url: str, *, host: str, port: int, processes: int = 2) -> subprocess.P
     """Start gunicorn serving the app (threads, so `?wait=` does not block other clients)."""
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(processes),
             "--worker-class", "gthread", "--threads", "8", "--access-logfile", "-",
-            "--graceful-timeout", "10", "app.wsgi:application"]
+            "--graceful-timeout", "10", "--no-control-socket", "app.wsgi:application"]
     return subprocess.Popen(argv, env={**os.environ, "DATABASE_URL": url})  # noqa: S603
 
 
