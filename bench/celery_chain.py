@@ -14,7 +14,18 @@ import uuid
 
 import psycopg
 
-from bench.common import REPO, Context, CpuMeter, dsn, fresh_database, log, output_to, scan_logs, wait_until
+from bench.common import (
+    REPO,
+    Context,
+    CpuMeter,
+    dsn,
+    follow_progress,
+    fresh_database,
+    log,
+    output_to,
+    scan_logs,
+    wait_until,
+)
 from bench.fullstack import cpu_per_step, note_interference
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -116,17 +127,7 @@ def run(ctx: Context) -> dict[str, float]:
                     started = time.perf_counter()
                     sender = threading.Thread(target=dispatch_all, daemon=True)
                     sender.start()
-                    last, last_change = -1, time.perf_counter()
-                    while True:
-                        done = complete(1, ctx.n)
-                        if done >= ctx.n:
-                            break
-                        if done != last:
-                            last, last_change = done, time.perf_counter()
-                        elif time.perf_counter() - last_change > 60:
-                            ctx.note(f"celery: stalled at {done}/{ctx.n} chains for 60 s")
-                            break
-                        time.sleep(0.02)
+                    done = follow_progress(ctx, lambda: complete(1, ctx.n), ctx.n, "celery")
                     elapsed = time.perf_counter() - started
                     sender.join()
                     cpu = {**meter.stop(), "client": time.process_time() - client_cpu}

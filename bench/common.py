@@ -194,6 +194,22 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: f
         time.sleep(interval)
 
 
+def follow_progress(ctx: Context, done: Callable[[], int], n: int, label: str, stall: float = 60) -> int:
+    """Poll `done()` until it reaches n, or until `stall` seconds pass without progress (noted);
+    return the last count."""
+    last, last_change = -1, time.perf_counter()
+    while True:
+        count = done()
+        if count >= n:
+            return count
+        if count != last:
+            last, last_change = count, time.perf_counter()
+        elif time.perf_counter() - last_change > stall:
+            ctx.note(f"{label}: stalled at {count}/{n} chains for {stall:.0f} s")
+            return count
+        time.sleep(0.02)
+
+
 def scan_logs(ctx: Context, path: Path, label: str) -> None:
     """Note tracebacks and error lines our processes logged (the access log is not an error)."""
     if not path.exists():

@@ -18,7 +18,19 @@ import time
 import psycopg
 from procrastinate import App, PsycopgConnector
 
-from bench.common import REPO, Context, CpuMeter, dsn, fresh_database, log, output_to, scan_logs, stop, wait_until
+from bench.common import (
+    REPO,
+    Context,
+    CpuMeter,
+    dsn,
+    follow_progress,
+    fresh_database,
+    log,
+    output_to,
+    scan_logs,
+    stop,
+    wait_until,
+)
 from bench.fullstack import cpu_per_step, note_interference
 
 QUEUE = "bench_raw"
@@ -82,17 +94,7 @@ def run(ctx: Context) -> dict[str, float]:
                 started = time.perf_counter()
                 sender = threading.Thread(target=asyncio.run, args=(_defer(app, range(1, ctx.n + 1)),), daemon=True)
                 sender.start()
-                last, last_change = -1, time.perf_counter()
-                while True:
-                    done = _count_done(connection, 1, ctx.n)
-                    if done >= ctx.n:
-                        break
-                    if done != last:
-                        last, last_change = done, time.perf_counter()
-                    elif time.perf_counter() - last_change > 60:
-                        ctx.note(f"procrastinate: stalled at {done}/{ctx.n} chains for 60 s")
-                        break
-                    time.sleep(0.02)
+                done = follow_progress(ctx, lambda: _count_done(connection, 1, ctx.n), ctx.n, "procrastinate")
                 elapsed = time.perf_counter() - started
                 sender.join()
                 cpu = {**meter.stop(), "client": time.process_time() - client_cpu}
