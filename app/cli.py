@@ -27,7 +27,8 @@ def main() -> None:
 @click.option("--concurrency", default=4, show_default=True, type=click.IntRange(min=1), help="steps per worker")
 def up(config_file: Path | None, host: str, port: int, workers: int, concurrency: int) -> None:
     """Everything on one machine: database, migrations, web server and workers."""
-    runtime.up(config_file=config_file, host=host, port=port, workers=workers, concurrency=concurrency)
+    sys.exit(_or_fail(lambda: runtime.up(config_file=config_file, host=host, port=port, workers=workers,
+                                         concurrency=concurrency)))
 
 
 @main.command()

@@ -102,8 +102,11 @@ def run_worker(url: str, *, queues: list[str], concurrency: int) -> None:
     engine.dispose()
 
 
-def up(*, config_file: Path | None, host: str, port: int, workers: int, concurrency: int) -> None:
-    """Database, migrations, configuration, web server and workers; Ctrl-C stops them all."""
+def up(*, config_file: Path | None, host: str, port: int, workers: int, concurrency: int) -> int:
+    """Database, migrations, configuration, web server and workers; Ctrl-C stops them all.
+
+    Returns the exit status: 0 after Ctrl-C or SIGTERM, 1 if a part stopped by itself.
+    """
     from app import migrate
 
     url = database_url()
@@ -119,8 +122,8 @@ def up(*, config_file: Path | None, host: str, port: int, workers: int, concurre
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    print(f"Analytics Automated is running at http://{host}:{port}/  (API docs: /api/docs; Ctrl-C stops)",
-          flush=True)
+    print(f"Analytics Automated is running at http://{host}:{port}/api/jobs  "
+          f"(documentation: http://{host}:{port}/api/docs; Ctrl-C stops)", flush=True)
     try:
         while not stopping and all(child.poll() is None for child in children):
             time.sleep(0.2)
@@ -133,4 +136,8 @@ def up(*, config_file: Path | None, host: str, port: int, workers: int, concurre
                 child.wait(30)
             except subprocess.TimeoutExpired:
                 child.kill()
-        print("stopped", flush=True)
+    if not stopping:
+        print("a part of the service stopped by itself (is the port free?); stopped the rest", flush=True)
+        return 1
+    print("stopped", flush=True)
+    return 0
