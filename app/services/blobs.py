@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.models import Blob
 
 
-def put(session: Session, data: bytes) -> str:
+def put(session: Session | Connection, data: bytes) -> str:
     """Store `data` unless it is already there; return its SHA-256 (hex)."""
     sha256 = hashlib.sha256(data).hexdigest()
     session.execute(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from app.errors import ConfigError, Forbidden, InvalidInput
@@ -76,16 +76,28 @@ def get_job(session: Session, name: str) -> Job | None:
     return session.get(Job, name)
 
 
-def runnable_job(session: Session, name: Any) -> Job:
-    """The job a client wants to run, or a 4xx error saying why it cannot."""
+# A job with the specs of its tasks (each with its backend's spec under `backend`), in one query.
+_JOB_WITH_TASKS = text(
+    """
+    SELECT j.runnable, j.spec,
+           (SELECT jsonb_object_agg(t.name, t.spec || jsonb_build_object('backend', b.spec))
+            FROM tasks t JOIN backends b ON b.name = t.backend_name
+            WHERE t.name IN (SELECT step->>'task' FROM jsonb_array_elements(j.spec->'steps') AS step)) AS tasks
+    FROM jobs j WHERE j.name = :name
+    """
+)
+
+
+def runnable_job_with_tasks(session: Session, name: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The spec of a job a client wants to run and its tasks' specs, or a 4xx error saying why not."""
     if not isinstance(name, str) or not name:
         raise InvalidInput("A job name is required", errors={"job": ["is required"]})
-    job = session.get(Job, name)
-    if job is None:
+    row = session.connection().execute(_JOB_WITH_TASKS, {"name": name}).first()
+    if row is None:
         raise InvalidInput(f"There is no job named {name!r}", errors={"job": ["unknown job"]})
-    if not job.runnable:
+    if not row.runnable:
         raise Forbidden(f"Job {name} is present but currently disabled")
-    return job
+    return row.spec, row.tasks or {}
 
 
 def tasks_by_name(session: Session, names: set[str]) -> dict[str, dict[str, Any]]:

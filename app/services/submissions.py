@@ -6,12 +6,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app.errors import Forbidden, InvalidInput, NotFound, ParameterError, TooManyRequests, ValidationFailed
-from app.models import Step, StepState, Submission, SubmissionInput
+from app.models import Step, StepState, Submission, SubmissionInput, SubmissionState
+from app.models.base import utcnow
 from app.queue.chain import Deferral, defer
 from app.services import blobs, catalog, validators
 from app.services.parameters import ParamSpec, resolve_values
@@ -33,41 +33,53 @@ def submit(
     name: str = "", priority: str = "normal", client: str = "", token_id: int | None = None,
     use_cache: bool = True,
 ) -> Submission:
-    """Validate a submission fully, then store it and queue its root steps (caller commits)."""
-    job_row = catalog.runnable_job(session, job)
-    spec = job_row.spec
+    """Validate a submission fully, then store it and queue its root steps (caller commits).
+
+    Rows are written with plain INSERTs (this is the hot path of the API); the Submission returned
+    is a transient object describing what was stored.
+    """
+    spec, tasks = catalog.runnable_job_with_tasks(session, job)
     if len(name) > 128:
         raise InvalidInput("The name is too long", errors={"name": ["must be at most 128 characters"]})
     if priority not in PRIORITIES:
         raise InvalidInput("Invalid priority", errors={"priority": [f"must be one of {', '.join(PRIORITIES)}"]})
-    tasks = catalog.tasks_by_name(session, {step["task"] for step in spec["steps"]})
     unrunnable = sorted({t["backend"]["type"] for t in tasks.values()} - RUNNABLE_BACKENDS)
     if unrunnable:
-        raise Forbidden(f"Job {job_row.name} uses the {', '.join(unrunnable)} backend, which this service "
+        raise Forbidden(f"Job {spec['name']} uses the {', '.join(unrunnable)} backend, which this service "
                         "cannot run yet")
     _check_inputs(spec, inputs)
     values = _resolve_params(spec, tasks, params)
+    connection = session.connection()
     submission = Submission(
-        id=uuid.uuid4(), job_name=job_row.name, name=name, priority=priority, client=client[:128],
-        token_id=token_id, use_cache=use_cache, params=values,
+        id=uuid.uuid4(), job_name=spec["name"], name=name, state=SubmissionState.SUBMITTED, message="",
+        priority=priority, client=client[:128], token_id=token_id, use_cache=use_cache, params=values,
+        created=utcnow(), started=None, finished=None,
     )
-    session.add(submission)
-    _store_inputs(session, submission, spec, inputs)
-    for position, step in enumerate(spec["steps"]):
-        submission.steps.append(Step(
-            position=position, name=step["name"], task_name=step["task"], task=tasks[step["task"]],
-            params=values.get(step["name"], {}), after=step["after"], waiting_for=len(step["after"]),
-        ))
-    session.flush()
-    roots = [s for s in submission.steps if not s.after]
-    job_ids, queued = defer(session.connection(), [Deferral(s.id, str(submission.id), s.task["backend"]["name"])
-                                                   for s in roots], priority=priority)
-    set_committed_value(submission, "results", [])  # new: nothing to load
-    for step in roots:  # written by the deferral itself; tell the session without another UPDATE
-        set_committed_value(step, "state", StepState.QUEUED)
-        set_committed_value(step, "queue_job_id", job_ids[step.id])
-        set_committed_value(step, "queued", queued)
+    connection.execute(insert(Submission), [_columns(submission, Submission)])
+    _store_inputs(connection, submission, spec, inputs)
+    steps = [
+        Step(submission_id=submission.id, position=position, name=step["name"], task_name=step["task"],
+             task=tasks[step["task"]], params=values.get(step["name"], {}), after=step["after"],
+             waiting_for=len(step["after"]), state=StepState.PENDING, attempts=0, exit_status=None, message="",
+             cached=False, cache_key=None, queue_job_id=None, queued=None, started=None, finished=None)
+        for position, step in enumerate(spec["steps"])
+    ]
+    rows = [{k: v for k, v in _columns(step, Step).items() if k != "id"} for step in steps]
+    ids = connection.execute(insert(Step).returning(Step.id, sort_by_parameter_order=True), rows).scalars()
+    for step, step_id in zip(steps, ids, strict=True):
+        step.id = step_id
+    roots = [s for s in steps if not s.after]
+    job_ids, queued = defer(connection, [Deferral(s.id, str(submission.id), s.task["backend"]["name"])
+                                         for s in roots], priority=priority)
+    for step in roots:
+        step.state, step.queue_job_id, step.queued = StepState.QUEUED, job_ids[step.id], queued
+    submission.steps, submission.results = steps, []
     return submission
+
+
+def _columns(obj: Any, model: type) -> dict[str, Any]:
+    """The column values of a transient model object, for a Core INSERT."""
+    return {column.key: getattr(obj, column.key) for column in model.__table__.columns}
 
 
 def _check_inputs(spec: dict[str, Any], inputs: dict[str, Upload]) -> None:
@@ -108,18 +120,22 @@ def _resolve_params(spec: dict[str, Any], tasks: dict[str, dict], given: dict[st
     return values
 
 
-def _store_inputs(session: Session, submission: Submission, spec: dict[str, Any], inputs: dict[str, Upload]) -> None:
+def _store_inputs(connection: Connection, submission: Submission, spec: dict[str, Any],
+                  inputs: dict[str, Upload]) -> None:
     stem = str(submission.id)
+    rows = []
     for position, declaration in enumerate(spec["inputs"]):
         upload = inputs.get(declaration["name"])
         if upload is None:
             continue
         infix = "" if position == 0 else f".{declaration['name']}"
-        submission.inputs.append(SubmissionInput(
-            position=position, name=declaration["name"], filename=f"{stem}{infix}{declaration['glob']}",
-            original_name=(upload.filename or "")[:255], sha256=blobs.put(session, upload.data),
-            size=len(upload.data),
-        ))
+        rows.append({
+            "submission_id": submission.id, "position": position, "name": declaration["name"],
+            "filename": f"{stem}{infix}{declaration['glob']}", "original_name": (upload.filename or "")[:255],
+            "sha256": blobs.put(connection, upload.data), "size": len(upload.data),
+        })
+    if rows:
+        connection.execute(insert(SubmissionInput), rows)
 
 
 def get(session: Session, submission_id: Any, *, lock: bool = False) -> Submission:
