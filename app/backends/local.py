@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 
 class Guard(Protocol):
@@ -34,33 +34,33 @@ def run(
     *,
     workdir: Path,
     env: dict[str, str],
-    stdout_path: Path,
-    stderr_path: Path,
+    stdout: BinaryIO,
+    stderr: BinaryIO,
     timeout: float | None = None,
     grace: float = 5.0,
     stop: threading.Event | None = None,
     guard: Guard | None = None,
 ) -> ProcessResult:
-    """Run `argv` (never through a shell) and wait for it, its timeout, or `stop`.
+    """Run `argv` (never through a shell), its output going to the files `stdout` and `stderr`, and
+    wait for it, its timeout, or `stop`.
 
     On timeout or stop the whole process group gets SIGTERM, then SIGKILL after `grace` seconds.
     `guard` is told the process group while it runs (the worker's watchdog).
     """
-    with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
-        try:
-            process = subprocess.Popen(  # noqa: S603 - argv list, no shell
-                argv, cwd=workdir, env=env, stdout=out, stderr=err,
-                stdin=subprocess.DEVNULL, start_new_session=True,
-            )
-        except OSError as exc:
-            return ProcessResult(exit_status=None, start_error=exc.strerror or type(exc).__name__)
+    try:
+        process = subprocess.Popen(  # noqa: S603 - argv list, no shell
+            argv, cwd=workdir, env=env, stdout=stdout, stderr=stderr,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+    except OSError as exc:
+        return ProcessResult(exit_status=None, start_error=exc.strerror or type(exc).__name__)
+    if guard is not None:
+        guard.track(process.pid)
+    try:
+        return _wait(process, timeout=timeout, grace=grace, stop=stop)
+    finally:
         if guard is not None:
-            guard.track(process.pid)
-        try:
-            return _wait(process, timeout=timeout, grace=grace, stop=stop)
-        finally:
-            if guard is not None:
-                guard.untrack(process.pid)
+            guard.untrack(process.pid)
 
 
 def _wait(

@@ -18,6 +18,7 @@ PARAMS_FILE = ".aa/params.json"
 
 def argv(function: str, *, params: dict[str, Any], inputs: list[str], stem: str, workdir: Path) -> list[str]:
     """The command that calls `function` in a child interpreter (the parameters go in a file)."""
+    (workdir / PARAMS_FILE).parent.mkdir(exist_ok=True)
     (workdir / PARAMS_FILE).write_text(json.dumps(params))
     return [sys.executable, "-m", "app.backends.python_child", function, PARAMS_FILE, stem, *inputs]
 

@@ -108,9 +108,14 @@ def queue_name(step: StepRow) -> str:
 
 
 def succeed(connection: Connection, snapshot: Snapshot, step: StepRow, **values: Any) -> dict[int, int]:
-    """Mark a step Complete, queue each child it was the last parent of, end the submission if done;
-    return the queued children's job ids by step id."""
+    """Mark a step Complete and release its children (see `release`)."""
     set_step(connection, step, state=StepState.COMPLETE, finished=utcnow(), **values)
+    return release(connection, snapshot, step)
+
+
+def release(connection: Connection, snapshot: Snapshot, step: StepRow) -> dict[int, int]:
+    """After `step` completed: queue each child it was the last parent of, end the submission if done;
+    return the queued children's job ids by step id."""
     children = [c for c in snapshot.steps if step.name in c.after and c.state == StepState.PENDING]
     for child in children:
         child.waiting_for -= 1

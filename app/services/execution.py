@@ -6,10 +6,11 @@ Nothing here touches the database: the caller loads a `StepWork` and records the
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from app.backends import local, python
 from app.config import Settings
@@ -52,26 +53,30 @@ def execute(
     task = work.task
     root = task["backend"].get("root_path") or settings.work_root
     workdir = workspace.make_workdir(root, f"aa-{work.submission_id[:8]}-{work.step_name}-{work.attempt}-")
+    # Standard output goes straight to its result file when the task names one; otherwise, like
+    # standard error, to an anonymous temporary file (no directory entry to make and remove).
+    stdout_glob = task.get("stdout_glob")
     try:
         staged = workspace.stage(workdir, work.files)
-        logs = workdir / ".aa"
-        logs.mkdir()
-        stdout_path, stderr_path = logs / "stdout", logs / "stderr"
-        argv = _argv(work, staged, workdir)
-        env = {**os.environ, **_backend_env(task), **task.get("environment", {})}
-        result = local.run(
-            argv, workdir=workdir, env=env, stdout_path=stdout_path, stderr_path=stderr_path,
-            timeout=task.get("timeout"), grace=settings.kill_grace_seconds, stop=stop, guard=guard,
-        )
-        if task.get("stdout_glob") and result.start_error is None:
-            (workdir / f"{work.submission_id}{task['stdout_glob']}").write_bytes(stdout_path.read_bytes())
+        with (
+            (workdir / f"{work.submission_id}{stdout_glob}").open("w+b") if stdout_glob
+            else tempfile.TemporaryFile() as stdout,
+            tempfile.TemporaryFile() as stderr,
+        ):
+            argv = _argv(work, staged, workdir)
+            env = {**os.environ, **_backend_env(task), **task.get("environment", {})}
+            result = local.run(
+                argv, workdir=workdir, env=env, stdout=stdout, stderr=stderr,
+                timeout=task.get("timeout"), grace=settings.kill_grace_seconds, stop=stop, guard=guard,
+            )
+            stdout_text = _tail(stdout, settings.log_limit_bytes)
+            stderr_text = _tail(stderr, settings.log_limit_bytes)
         produced = workspace.collect(workdir, _out_globs(task), staged)
         outcome = judge(work.step_name, task, result, [p.name for p in produced])
         if outcome.action == FAIL and _is_python(task) and (raised := python.error_message(workdir)):
             outcome.message = f"Step {work.step_name} raised {raised}"
         outcome.outputs = [(p.name, p.read_bytes()) for p in produced]
-        outcome.stdout = _tail(stdout_path, settings.log_limit_bytes)
-        outcome.stderr = _tail(stderr_path, settings.log_limit_bytes)
+        outcome.stdout, outcome.stderr = stdout_text, stderr_text
         return outcome
     finally:
         workspace.remove_workdir(workdir, settings.keep_workdirs)
@@ -137,12 +142,11 @@ def judge(step: str, task: dict[str, Any], result: local.ProcessResult, produced
     return Outcome(SUCCESS, status, "")
 
 
-def _tail(path: Path, limit: int) -> str:
-    """The last `limit` bytes of a log, as text."""
-    with path.open("rb") as handle:
-        handle.seek(0, os.SEEK_END)
-        size = handle.tell()
-        handle.seek(max(0, size - limit))
-        data = handle.read()
+def _tail(handle: BinaryIO, limit: int) -> str:
+    """The last `limit` bytes of a log file the process wrote, as text."""
+    handle.seek(0, os.SEEK_END)
+    size = handle.tell()
+    handle.seek(max(0, size - limit))
+    data = handle.read()
     text = data.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
     return text if size <= limit else f"[... {size - limit} bytes omitted ...]\n" + text

@@ -36,7 +36,12 @@ _FILES = text(
 )
 _START = text(
     """
-    WITH s AS (
+    WITH taken AS (
+        -- With a worker id: the queue job was just deferred by this transaction and is taken for
+        -- that worker (no one else can see it yet); otherwise a no-op.
+        UPDATE procrastinate_jobs SET status = 'doing', worker_id = :take_for
+        WHERE id = :job_id AND CAST(:take_for AS bigint) IS NOT NULL AND status = 'todo'
+    ), s AS (
         UPDATE steps SET state = 'Running', attempts = attempts + 1, started = coalesce(started, :now),
                          cache_key = :cache_key
         WHERE id = :id RETURNING attempts
@@ -45,9 +50,20 @@ _START = text(
     SELECT :id, attempts, :worker, '', '', '', :now FROM s RETURNING number
     """
 )
-_END_ATTEMPT = text(
-    "UPDATE attempts SET exit_status = :exit_status, outcome = :outcome, stdout = :stdout, stderr = :stderr, "
-    "finished = :now WHERE step_id = :id AND number = :number"
+# The end of an attempt in one statement: the attempt, its step, and its queue job.
+_CLOSE = text(
+    """
+    WITH attempt AS (
+        UPDATE attempts SET exit_status = :exit_status, outcome = :outcome, stdout = :stdout, stderr = :stderr,
+                            finished = :now
+        WHERE step_id = :id AND number = :number
+    ), step AS (
+        UPDATE steps SET state = :state, exit_status = :exit_status, message = :message, finished = :finished,
+                         cache_key = CASE WHEN :keep_cache_key THEN cache_key END
+        WHERE id = :id
+    )
+    SELECT procrastinate_finish_job_v1(:job_id, 'succeeded', true)
+    """
 )
 _FORGET_ATTEMPT = text("DELETE FROM attempts WHERE step_id = :id AND number = :number")
 _CRASH_ATTEMPT = text(
@@ -97,8 +113,9 @@ def claim(session: Session, *, queues: list[str] | None, worker_id: int, worker:
 
 
 def _begin(connection: Connection, snapshot: dag.Snapshot, step: dag.StepRow, queue_job_id: int,
-           worker: str) -> Claim:
-    """Start an attempt of a claimed step, or complete it from the cache without running anything."""
+           worker: str, take_for: int | None = None) -> Claim:
+    """Start an attempt of a claimed step (taking its queue job for worker `take_for` when given),
+    or complete it from the cache without running anything."""
     files = _files(connection, snapshot, step)
     key = cache.key(step.task, step.params, [(name, sha) for name, sha, _ in files], snapshot.id)
     source = cache.find(connection, key) if key and snapshot.use_cache else None
@@ -106,7 +123,8 @@ def _begin(connection: Connection, snapshot: dag.Snapshot, step: dag.StepRow, qu
         cache.reuse(connection, snapshot, step, source)
         connection.execute(_FINISH, {"job_id": queue_job_id})
         return Claim(queue_job_id, None)
-    values = {"id": step.id, "now": utcnow(), "cache_key": key, "worker": worker}
+    values = {"id": step.id, "now": utcnow(), "cache_key": key, "worker": worker, "job_id": queue_job_id,
+              "take_for": take_for}
     attempt = connection.execute(_START, values).scalar()
     step.state, step.attempts = StepState.RUNNING, attempt
     work = StepWork(step_id=step.id, attempt=attempt, submission_id=snapshot.id, step_name=step.name,
@@ -140,11 +158,6 @@ class Taker:
         return self.queues is None or dag.queue_name(step) in self.queues
 
 
-_TAKE = text(
-    "UPDATE procrastinate_jobs SET status = 'doing', worker_id = :worker_id WHERE id = :id AND status = 'todo'"
-)
-
-
 def record(
     session: Session, *, queue_job_id: int, work: StepWork, outcome: Outcome, backoff: float = 1.0,
     taker: Taker | None = None,
@@ -156,33 +169,34 @@ def record(
     whichever worker comes first.
     """
     connection = session.connection()
-    finish_queue_job(session, queue_job_id)
     snapshot = dag.load(connection, work.submission_id)
     step = snapshot.step(work.step_id) if snapshot else None
     if step is None or step.state != StepState.RUNNING or step.attempts != work.attempt:
+        finish_queue_job(session, queue_job_id)
         return None  # cancelled or purged, or superseded by a later attempt: keep what is recorded
+    retrying = outcome.action == RETRY and step.attempts <= step.task.get("retries", 0)
     now = utcnow()
-    connection.execute(_END_ATTEMPT, {
-        "id": step.id, "number": work.attempt, "exit_status": outcome.exit_status, "outcome": outcome.action,
-        "stdout": outcome.stdout, "stderr": outcome.stderr, "now": now,
+    state = (StepState.RUNNING if retrying else StepState.COMPLETE if outcome.action in (SUCCESS, TERMINATE)
+             else StepState.ERROR)
+    connection.execute(_CLOSE, {
+        "id": step.id, "number": work.attempt, "job_id": queue_job_id, "now": now,
+        "exit_status": outcome.exit_status, "outcome": outcome.action, "stdout": outcome.stdout,
+        "stderr": outcome.stderr, "message": outcome.message, "state": state,
+        "finished": None if retrying else now,
+        "keep_cache_key": outcome.action != TERMINATE,  # an early end is not a result to reuse
     })
-    result = {"exit_status": outcome.exit_status, "message": outcome.message}
-    if outcome.action == RETRY and step.attempts <= step.task.get("retries", 0):
-        dag.set_step(connection, step, **result)
+    step.state = state
+    if retrying:
         dag.queue(connection, snapshot, [step], delay=backoff_delay(step.attempts, backoff))
         return None  # this attempt's files are dropped: the next attempt makes its own
     _store_outputs(connection, snapshot, step, outcome)
     if outcome.action == SUCCESS:
-        queued = dag.succeed(connection, snapshot, step, **result)
+        queued = dag.release(connection, snapshot, step)
         return _take_next(connection, snapshot, queued, taker) if taker else None
+    dag.skip_rest(connection, snapshot)
     if outcome.action == TERMINATE:
-        # An early end is not a result to reuse.
-        dag.set_step(connection, step, state=StepState.COMPLETE, finished=now, cache_key=None, **result)
-        dag.skip_rest(connection, snapshot)
         dag.complete_if_done(connection, snapshot, outcome.message)
     else:
-        dag.set_step(connection, step, state=StepState.ERROR, finished=now, **result)
-        dag.skip_rest(connection, snapshot)
         dag.end(connection, snapshot, SubmissionState.ERROR, outcome.message or f"Step {step.name} failed")
     return None
 
@@ -192,9 +206,8 @@ def _take_next(connection: Connection, snapshot: dag.Snapshot, queued: dict[int,
     check belongs to a fresh claim)."""
     for step_id, job_id in queued.items():
         step = snapshot.step(step_id)
-        takeable = taker.serves(step) and not step.task.get("cache")
-        if takeable and connection.execute(_TAKE, {"id": job_id, "worker_id": taker.worker_id}).rowcount:
-            return _begin(connection, snapshot, step, job_id, taker.worker)
+        if taker.serves(step) and not step.task.get("cache"):
+            return _begin(connection, snapshot, step, job_id, taker.worker, take_for=taker.worker_id)
     return None
 
 
