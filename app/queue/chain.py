@@ -34,7 +34,7 @@ _DEFER = text(
     ), numbered AS (
         SELECT job_id, row_number() OVER (ORDER BY job_id) AS ord FROM deferred
     )
-    UPDATE steps SET state = 'Queued', queue_job_id = n.job_id, queued = :now
+    UPDATE steps SET state = 'Queued', queue_job_id = n.job_id, queued = :now, waiting_for = 0
     FROM numbered n JOIN input i USING (ord)
     WHERE steps.id = i.step_id
     RETURNING steps.id, steps.queue_job_id

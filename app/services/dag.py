@@ -119,8 +119,9 @@ def release(connection: Connection, snapshot: Snapshot, step: StepRow) -> dict[i
     children = [c for c in snapshot.steps if step.name in c.after and c.state == StepState.PENDING]
     for child in children:
         child.waiting_for -= 1
-    if children:
-        connection.execute(_WAITING, {"ids": [c.id for c in children]})
+    waiting = [c.id for c in children if c.waiting_for > 0]  # the others are queued below
+    if waiting:
+        connection.execute(_WAITING, {"ids": waiting})
     queued = queue(connection, snapshot, [c for c in children if c.waiting_for == 0])
     complete_if_done(connection, snapshot)
     return queued
