@@ -6,14 +6,21 @@ from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db import make_engine, make_sessionmaker
+from app.db import libpq_url, make_engine, make_sessionmaker
+from app.services.finished import FinishedListener
 
 
 def init_app(app: Flask, settings: Settings) -> None:
     engine = make_engine(settings.database_url)
     app.extensions["aa_engine"] = engine
     app.extensions["aa_sessions"] = make_sessionmaker(engine)
+    app.extensions["aa_finished"] = FinishedListener(libpq_url(settings.database_url))
     app.teardown_appcontext(_close_session)
+
+
+def finished_listener() -> FinishedListener:
+    """This process's listener for ended submissions (its thread starts on first use)."""
+    return current_app.extensions["aa_finished"]
 
 
 def session() -> Session:

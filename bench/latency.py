@@ -1,7 +1,8 @@
 """Latency: POST to Complete for a single 3-step `true` job, run after run on an otherwise idle system.
 
-The client POSTs, then watches the submission's row (a 1 ms SQL poll on its own connection, so the
-measurement adds no HTTP polling delay) until it is finished.
+The client POSTs, then waits for the NOTIFY that the submission's last transaction sends on commit
+(`aa_submission_finished`, on its own LISTEN connection): no polling, so the measurement neither
+adds a polling delay nor loads the machine it measures.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import time
 import psycopg
 import requests
 
+from app.services.dag import FINISHED_CHANNEL
 from bench.common import (
     DONE_STATES,
     NOOP_JOB,
@@ -38,13 +40,11 @@ def one_run(session: requests.Session, base: str, connection: psycopg.Connection
     deadline = started + timeout
     while True:
         state = connection.execute("SELECT state FROM submissions WHERE id = %s", (submission_id,)).fetchone()[0]
-        if state in DONE_STATES:
-            break
-        if time.perf_counter() > deadline:
-            break
-        time.sleep(0.001)
-    finished = time.perf_counter()
-    return (finished - started) * 1000, (answered - started) * 1000, state
+        remaining = deadline - time.perf_counter()
+        if state in DONE_STATES or remaining <= 0:
+            return (time.perf_counter() - started) * 1000, (answered - started) * 1000, state
+        for _ in connection.notifies(timeout=min(remaining, 1.0), stop_after=1):
+            pass  # a submission ended (or a second went by): look again
 
 
 def run(ctx: Context) -> dict[str, float]:
@@ -59,6 +59,7 @@ def run(ctx: Context) -> dict[str, float]:
             posts: list[float] = []
             bad: dict[str, int] = {}
             with requests.Session() as session, psycopg.connect(dsn(url), autocommit=True) as connection:
+                connection.execute(f'LISTEN "{FINISHED_CHANNEL}"')
                 for i in range(WARMUP_RUNS + ctx.latency_runs):
                     measured = i >= WARMUP_RUNS
                     total, post, state = one_run(session, service.base, connection,

@@ -179,16 +179,17 @@ def readable(submission_id: str) -> Submission:
 
 
 def _wait(submission_id, seconds: float) -> Submission:
+    """The submission once it has ended, or after `seconds`."""
     session = database.session()
     deadline = time.monotonic() + seconds
-    delay = 0.005
-    while True:
-        session.expire_all()
-        submission = submissions.get(session, submission_id)
-        session.rollback()
-        if submission.state in SUBMISSION_DONE or time.monotonic() >= deadline:
-            return submission
-        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(delay * 2, 0.1)
+    with database.finished_listener().watch(str(submission_id)) as finished:
+        while True:
+            session.expire_all()
+            submission = submissions.get(session, submission_id)
+            session.rollback()
+            remaining = deadline - time.monotonic()
+            if submission.state in SUBMISSION_DONE or remaining <= 0:
+                return submission
+            finished.wait(min(remaining, 1.0))
 
 

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from app.errors import Conflict
 from app.models import Blob, StepState, Submission, SubmissionState
 from app.models.base import utcnow
-from app.services import submissions
+from app.services import dag, submissions
 
 # A direct UPDATE (not procrastinate_cancel_job_v1) so that a row locked by a worker's recovery
 # is skipped rather than waited for; the UPDATE OF abort_requested trigger still sends the NOTIFY
@@ -42,6 +42,7 @@ def cancel(session: Session, submission_id: str, *, purge: bool = False) -> Subm
             SubmissionState.CANCELLED, "Cancelled by request", now)
         if running:
             session.execute(_ABORT, {"ids": running})
+        dag.announce_finished(session.connection(), submission.id)
     if purge:
         _purge(session, submission)
         return None

@@ -29,6 +29,12 @@ _STEPS = text(
 _SUBMISSION_OF_STEP = text("SELECT submission_id FROM steps WHERE id = :id")
 _WAITING = text("UPDATE steps SET waiting_for = waiting_for - 1 WHERE id = ANY(:ids)")
 _SKIP = text("UPDATE steps SET state = 'Skipped' WHERE id = ANY(:ids)")
+FINISHED_CHANNEL = "aa_submission_finished"  # NOTIFY payload: the submission id, sent on commit
+_END = text(
+    "WITH s AS (UPDATE submissions SET state = :state, message = :message, finished = :now WHERE id = :id) "
+    f"SELECT pg_notify('{FINISHED_CHANNEL}', CAST(:id AS text))"
+)
+_ANNOUNCE = text(f"SELECT pg_notify('{FINISHED_CHANNEL}', CAST(:id AS text))")
 
 
 @dataclass
@@ -144,9 +150,13 @@ def complete_if_done(connection: Connection, snapshot: Snapshot, message: str = 
 def end(connection: Connection, snapshot: Snapshot, state: SubmissionState, message: str) -> None:
     """Give the submission its final state (once)."""
     if not snapshot.finished:
-        connection.execute(update(Submission).where(Submission.id == snapshot.id)
-                           .values(state=state, message=message, finished=utcnow()))
+        connection.execute(_END, {"id": snapshot.id, "state": state, "message": message, "now": utcnow()})
         snapshot.state, snapshot.finished = state, True
+
+
+def announce_finished(connection: Connection, submission_id: str | uuid.UUID) -> None:
+    """Tell listeners (clients waiting with ?wait=) that a submission has ended, on commit."""
+    connection.execute(_ANNOUNCE, {"id": str(submission_id)})
 
 
 def start_running(connection: Connection, snapshot: Snapshot) -> None:

@@ -55,3 +55,15 @@ def test_a_queued_step_starts_at_once_not_at_the_next_poll(client, load_config, 
     assert time.monotonic() - started < 5
     body = wait_state(client, response.json["id"])
     assert [r["size"] for r in body["results"]] == [0, 0]  # `echo -n`: the value is an argument, not text
+
+
+def test_wait_answers_when_the_submission_ends_not_at_the_next_check(client, load_config, worker):
+    load_config(CONFIG)
+    worker(concurrency=2)
+    started = time.monotonic()
+    response = client.post("/api/submissions?wait=10", json={"job": "echo", "inputs": {"input_data": "x"}})
+    elapsed = time.monotonic() - started
+    assert response.json["state"] == "Complete"
+    # The first check finds it unfinished; only the NOTIFY of its last transaction can end the
+    # wait before the one-second re-check.
+    assert elapsed < 0.9
