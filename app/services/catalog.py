@@ -30,7 +30,8 @@ def load(session: Session, document: str | bytes | dict) -> dict[str, Any]:
     Jobs and tasks that disappear are deleted; their old submissions stay readable (job → null).
     """
     catalog = parse_config(document)
-    session.execute(select(Job.name).with_for_update())  # one loader at a time
+    # One loader at a time (a row lock on `jobs` would lock nothing while the catalog is empty).
+    session.execute(text("SELECT pg_advisory_xact_lock(74202)"))
     kinds = [
         (Backend, catalog["backends"], lambda i, spec: Backend(
             name=spec["name"], type=spec["type"], position=i, spec=spec)),
@@ -65,11 +66,9 @@ def is_empty(session: Session) -> bool:
     return session.execute(select(Job.name).limit(1)).first() is None
 
 
-def list_jobs(session: Session, *, include_hidden: bool = False) -> list[Job]:
-    query = select(Job).order_by(Job.position)
-    if not include_hidden:
-        query = query.where(Job.runnable)
-    return list(session.execute(query).scalars())
+def list_jobs(session: Session) -> list[Job]:
+    """The runnable jobs, in configuration order."""
+    return list(session.execute(select(Job).where(Job.runnable).order_by(Job.position)).scalars())
 
 
 def get_job(session: Session, name: str) -> Job | None:

@@ -26,7 +26,6 @@ _STEPS = text(
     "SELECT id, name, after, state, attempts, waiting_for, task, params FROM steps "
     "WHERE submission_id = :id ORDER BY position"
 )
-_SUBMISSION_OF_STEP = text("SELECT submission_id FROM steps WHERE id = :id")
 _WAITING = text("UPDATE steps SET waiting_for = waiting_for - 1 WHERE id = ANY(:ids)")
 _SKIP = text("UPDATE steps SET state = 'Skipped' WHERE id = ANY(:ids)")
 FINISHED_CHANNEL = "aa_submission_finished"  # NOTIFY payload: the submission id, sent on commit
@@ -74,10 +73,6 @@ class Snapshot:
                 seen.add(name)
                 todo.extend(by_name[name].after)
         return [s for s in self.steps if s.name in seen]
-
-
-def submission_of(connection: Connection, step_id: int) -> str | None:
-    return connection.execute(_SUBMISSION_OF_STEP, {"id": step_id}).scalar()
 
 
 def load(connection: Connection, submission_id: str | uuid.UUID) -> Snapshot | None:

@@ -98,10 +98,8 @@ def claim(session: Session, *, queues: list[str] | None, worker_id: int, worker:
     row = connection.execute(_FETCH, {"queues": queues, "worker_id": worker_id}).one()
     if row.id is None:
         return None
-    step_id = int(row.args["step_id"])
-    submission_id = row.args.get("submission_id") or dag.submission_of(connection, step_id)
-    snapshot = dag.load(connection, submission_id) if submission_id else None
-    step = snapshot.step(step_id) if snapshot else None
+    snapshot = dag.load(connection, row.args["submission_id"])  # chain.defer puts both ids in every job
+    step = snapshot.step(int(row.args["step_id"])) if snapshot else None
     if step is None or step.state not in (StepState.QUEUED, StepState.RUNNING) or snapshot.state in (
         SubmissionState.CANCELLED, SubmissionState.ERROR, SubmissionState.CRASH,
     ):
