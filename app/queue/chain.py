@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, text
+from psycopg import Connection
 
 from app.models.base import utcnow
 
@@ -21,25 +21,23 @@ PRIORITIES = {"low": -10, "normal": 0, "high": 10}
 
 # Queue the steps and mark them Queued, in one statement. Job ids are handed out in array order,
 # so the n-th smallest new id belongs to the n-th step.
-_DEFER = text(
-    """
+_DEFER = """
     WITH input AS (
-        SELECT * FROM unnest(CAST(:step_ids AS bigint[]), CAST(:queues AS varchar[]), CAST(:args AS jsonb[]))
+        SELECT * FROM unnest(CAST(%(step_ids)s AS bigint[]), CAST(%(queues)s AS varchar[]), CAST(%(args)s AS jsonb[]))
             WITH ORDINALITY AS t(step_id, queue, args, ord)
     ), deferred AS (
         SELECT unnest(procrastinate_defer_jobs_v1(array_agg(
-            ROW(queue, :task_name, :priority, NULL, NULL, args, CAST(:scheduled_at AS timestamptz))
+            ROW(queue, %(task_name)s, %(priority)s, NULL, NULL, args, CAST(%(scheduled_at)s AS timestamptz))
                 ::procrastinate_job_to_defer_v1 ORDER BY ord))) AS job_id
         FROM input
     ), numbered AS (
         SELECT job_id, row_number() OVER (ORDER BY job_id) AS ord FROM deferred
     )
-    UPDATE steps SET state = 'Queued', queue_job_id = n.job_id, queued = :now, waiting_for = 0
+    UPDATE steps SET state = 'Queued', queue_job_id = n.job_id, queued = %(now)s, waiting_for = 0
     FROM numbered n JOIN input i USING (ord)
     WHERE steps.id = i.step_id
     RETURNING steps.id, steps.queue_job_id
-    """
-)
+"""
 
 
 @dataclass(frozen=True)

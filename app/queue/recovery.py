@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.db import driver
 from app.queue.chain import backoff_delay
 from app.services import steps
 
@@ -36,7 +37,9 @@ def recover_stalled(session: Session, settings: Settings) -> int:
         log.warning("workers %s stopped sending heartbeats", pruned)
     stalled = session.execute(_STALLED).all()
     for job in stalled:
-        if steps.lose_attempt(session, submission_id=job.submission_id, step_id=job.step_id, queue_job_id=job.id):
+        lost = steps.lose_attempt(driver(session), submission_id=job.submission_id, step_id=job.step_id,
+                                  queue_job_id=job.id)
+        if lost:
             log.warning("step %s lost its worker; attempt %d will follow", job.step_id, (job.attempts or 0) + 1)
             delay = backoff_delay(job.attempts or 1, settings.retry_backoff_seconds)
             session.execute(_RETRY, {"job_id": job.id, "delay": delay})
@@ -56,5 +59,5 @@ def release_lost_claims(session: Session, claims: dict[int, tuple[int, str]]) ->
     """
     for job_id, (step_id, submission_id) in claims.items():
         log.warning("step %s: a claim lost to a connection failure is handed back", step_id)
-        steps.forget_attempt(session, submission_id=submission_id, step_id=step_id)
+        steps.forget_attempt(driver(session), submission_id=submission_id, step_id=step_id)
         session.execute(_RETRY, {"job_id": job_id, "delay": 0})

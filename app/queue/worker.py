@@ -13,12 +13,13 @@ import socket
 import threading
 import time
 
+import psycopg
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
-from app.db import libpq_url, transaction
+from app.db import DirectConnection, libpq_url, transaction
 from app.models import WorkerInfo
 from app.queue import recovery
 from app.queue.wakeup import Wakeup, listen
@@ -57,12 +58,15 @@ class Worker:
         self._watchdog: Watchdog | None = None
         self._connected_since = time.monotonic()
         self._suspects: set[int] = set()
+        self._url = sessions.kw["bind"].url.render_as_string(hide_password=False)
+        self._links = threading.local()  # each runner thread's own DirectConnection
+        self._all_links: list[DirectConnection] = []
 
     def start(self) -> None:
         """Register with Procrastinate's workers table and start the threads."""
         self._register()
         self._watchdog = Watchdog()
-        dsn = libpq_url(self.sessions.kw["bind"].url.render_as_string(hide_password=False))
+        dsn = libpq_url(self._url)
         targets = [(listen, (dsn, self.queues, self.wakeup, self.stop_event, self.abort)), (self._heartbeat, ())]
         targets += [(self._run, ()) for _ in range(self.concurrency)]
         for target, args in targets:
@@ -89,6 +93,8 @@ class Worker:
             thread.join(timeout)
         if self._watchdog is not None:
             self._watchdog.close()
+        for link in self._all_links:
+            link.close()
         try:
             with transaction(self.sessions) as session:
                 session.execute(text("SELECT procrastinate_unregister_worker_v1(:id)"), {"id": self.worker_id})
@@ -120,8 +126,8 @@ class Worker:
             seen = self.wakeup.generation
             try:
                 worked = self.run_one()
-            except DBAPIError as exc:
-                log.warning("database unavailable (%s); retrying", exc.orig)
+            except psycopg.Error as exc:
+                log.warning("database unavailable (%s); retrying", exc)
                 self.stop_event.wait(1.0)
                 continue
             if not worked:
@@ -129,8 +135,8 @@ class Worker:
 
     def run_one(self) -> bool:
         """Claim and run one step; False when the queue had nothing for us."""
-        with transaction(self.sessions) as session:
-            claim = steps.claim(session, queues=self.queues, worker_id=self.worker_id, worker=self.name)
+        with self._link().transaction() as connection:
+            claim = steps.claim(connection, queues=self.queues, worker_id=self.worker_id, worker=self.name)
         if claim is None:
             return False
         while claim is not None and claim.work is not None:
@@ -162,12 +168,21 @@ class Worker:
         taker = steps.Taker(self.worker_id, self.name, self.queues) if not self.stop_event.is_set() else None
         while True:
             try:
-                with transaction(self.sessions) as session:
-                    return steps.record(session, queue_job_id=claim.queue_job_id, work=claim.work, outcome=outcome,
+                with self._link().transaction() as connection:
+                    return steps.record(connection, queue_job_id=claim.queue_job_id, work=claim.work, outcome=outcome,
                                         backoff=self.settings.retry_backoff_seconds, taker=taker)
-            except DBAPIError as exc:
-                log.warning("could not record step %s (%s); retrying", claim.work.step_id, exc.orig)
+            except psycopg.Error as exc:
+                log.warning("could not record step %s (%s); retrying", claim.work.step_id, exc)
                 time.sleep(1.0)
+
+    def _link(self) -> DirectConnection:
+        """This thread's connection for claiming and recording steps."""
+        link = getattr(self._links, "connection", None)
+        if link is None:
+            link = self._links.connection = DirectConnection(self._url)
+            with self._lock:
+                self._all_links.append(link)
+        return link
 
     def _heartbeat(self) -> None:
         while not self.stop_event.wait(self.settings.heartbeat_seconds):

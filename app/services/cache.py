@@ -6,24 +6,23 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import Connection, text
+from psycopg import Connection
 
+from app.db import run
 from app.services import dag
 
-_FIND = text(
-    "SELECT id, submission_id, exit_status FROM steps WHERE cache_key = :key AND state = 'Complete' "
+_FIND = (
+    "SELECT id, submission_id, exit_status FROM steps WHERE cache_key = %(key)s AND state = 'Complete' "
     "ORDER BY finished DESC LIMIT 1"
 )
-_COPY_RESULTS = text(
-    """
+_COPY_RESULTS = """
     INSERT INTO results (submission_id, step_id, step_name, name, sha256, size, media_type)
-    SELECT :submission_id, :step_id, :step_name,
-           CASE WHEN starts_with(name, :old_stem) THEN :new_stem || substr(name, length(:old_stem) + 1)
+    SELECT %(submission_id)s, %(step_id)s, %(step_name)s,
+           CASE WHEN starts_with(name, %(old_stem)s) THEN %(new_stem)s || substr(name, length(%(old_stem)s) + 1)
                 ELSE name END,
            sha256, size, media_type
-    FROM results WHERE step_id = :source ORDER BY id
-    """
-)
+    FROM results WHERE step_id = %(source)s ORDER BY id
+"""
 
 
 def key(task: dict[str, Any], params: dict[str, Any], files: list[tuple[str, str]], stem: str) -> str | None:
@@ -38,7 +37,7 @@ def key(task: dict[str, Any], params: dict[str, Any], files: list[tuple[str, str
 
 def find(connection: Connection, cache_key: str):
     """The latest successful step with this key (id, submission_id, exit_status), if any."""
-    return connection.execute(_FIND, {"key": cache_key}).first()
+    return run(connection, _FIND, {"key": cache_key}).fetchone()
 
 
 def reuse(connection: Connection, snapshot: dag.Snapshot, step: dag.StepRow, source) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 
+from app.db import driver
 from app.errors import Conflict
 from app.models import Blob, StepState, Submission, SubmissionState
 from app.models.base import utcnow
@@ -42,7 +43,7 @@ def cancel(session: Session, submission_id: str, *, purge: bool = False) -> Subm
             SubmissionState.CANCELLED, "Cancelled by request", now)
         if running:
             session.execute(_ABORT, {"ids": running})
-        dag.announce_finished(session.connection(), submission.id)
+        dag.announce_finished(driver(session), submission.id)
     if purge:
         _purge(session, submission)
         return None

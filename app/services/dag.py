@@ -1,8 +1,8 @@
 """A submission's steps as one locked snapshot, and the state changes that move its DAG on.
 
 Loading the snapshot locks the submission row, so the steps of one submission change one at a
-time and "last parent done" is seen exactly once. Everything here is plain SQL on the session's
-connection: this is the hot path of every step.
+time and "last parent done" is seen exactly once. Everything here is plain SQL on a psycopg
+connection (see app.db.driver): this is the hot path of every step.
 """
 
 from __future__ import annotations
@@ -11,29 +11,30 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, text, update
+from psycopg import Connection
 
-from app.models import STEP_DONE, Step, StepState, Submission, SubmissionState
+from app.models import STEP_DONE, StepState, SubmissionState
 from app.models.base import utcnow
 from app.queue.chain import Deferral, defer
 
 # Two statements, not one: a statement reads the steps as of its own start, so they must be read
 # by a statement that begins after the lock is granted (after the previous holder committed).
-_LOCK = text(
-    "SELECT state, priority, use_cache, finished IS NOT NULL AS finished FROM submissions WHERE id = :id FOR UPDATE"
+_LOCK = (
+    "SELECT state, priority, use_cache, finished IS NOT NULL AS finished FROM submissions WHERE id = %(id)s FOR UPDATE"
 )
-_STEPS = text(
+_STEPS = (
     "SELECT id, name, after, state, attempts, waiting_for, task, params FROM steps "
-    "WHERE submission_id = :id ORDER BY position"
+    "WHERE submission_id = %(id)s ORDER BY position"
 )
-_WAITING = text("UPDATE steps SET waiting_for = waiting_for - 1 WHERE id = ANY(:ids)")
-_SKIP = text("UPDATE steps SET state = 'Skipped' WHERE id = ANY(:ids)")
+_WAITING = "UPDATE steps SET waiting_for = waiting_for - 1 WHERE id = ANY(%(ids)s)"
+_SKIP = "UPDATE steps SET state = 'Skipped' WHERE id = ANY(%(ids)s)"
 FINISHED_CHANNEL = "aa_submission_finished"  # NOTIFY payload: the submission id, sent on commit
-_END = text(
-    "WITH s AS (UPDATE submissions SET state = :state, message = :message, finished = :now WHERE id = :id) "
-    f"SELECT pg_notify('{FINISHED_CHANNEL}', CAST(:id AS text))"
+_END = (
+    "WITH s AS (UPDATE submissions SET state = %(state)s, message = %(message)s, finished = %(now)s WHERE id = %(id)s) "
+    f"SELECT pg_notify('{FINISHED_CHANNEL}', CAST(%(id)s AS text))"
 )
-_ANNOUNCE = text(f"SELECT pg_notify('{FINISHED_CHANNEL}', CAST(:id AS text))")
+_RUNNING = "UPDATE submissions SET state = 'Running', started = %(now)s WHERE id = %(id)s"
+_ANNOUNCE = f"SELECT pg_notify('{FINISHED_CHANNEL}', CAST(%(id)s AS text))"
 
 
 @dataclass
@@ -77,7 +78,7 @@ class Snapshot:
 
 def load(connection: Connection, submission_id: str | uuid.UUID) -> Snapshot | None:
     """Lock the submission and read its steps; None if it no longer exists."""
-    submission = connection.execute(_LOCK, {"id": submission_id}).first()
+    submission = connection.execute(_LOCK, {"id": submission_id}).fetchone()
     if submission is None:
         return None
     snapshot = Snapshot(str(submission_id), *submission)
@@ -87,7 +88,8 @@ def load(connection: Connection, submission_id: str | uuid.UUID) -> Snapshot | N
 
 def set_step(connection: Connection, step: StepRow, **values: Any) -> None:
     """Change columns of one step (and keep the snapshot in step)."""
-    connection.execute(update(Step).where(Step.id == step.id).values(**values))
+    columns = ", ".join(f"{name} = %({name})s" for name in values)  # names from our code, never from input
+    connection.execute(f"UPDATE steps SET {columns} WHERE id = %(step_id)s", {**values, "step_id": step.id})
     step.state = values.get("state", step.state)
     step.attempts = values.get("attempts", step.attempts)
 
@@ -156,6 +158,5 @@ def announce_finished(connection: Connection, submission_id: str | uuid.UUID) ->
 
 def start_running(connection: Connection, snapshot: Snapshot) -> None:
     if snapshot.state == SubmissionState.SUBMITTED:
-        connection.execute(update(Submission).where(Submission.id == snapshot.id)
-                           .values(state=SubmissionState.RUNNING, started=utcnow()))
+        connection.execute(_RUNNING, {"id": snapshot.id, "now": utcnow()})
         snapshot.state = SubmissionState.RUNNING

@@ -1,6 +1,7 @@
 """Step life cycle in the database: claim an attempt, record its outcome, chain the DAG.
 
-Each function is one transaction of the caller's; see app.services.dag for the locking rule.
+Each function is one transaction of the caller's, on its psycopg connection; see app.services.dag
+for the locking rule.
 """
 
 from __future__ import annotations
@@ -8,79 +9,73 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, text
-from sqlalchemy.orm import Session
+from psycopg import Connection
 
+from app.db import run
 from app.models import StepState, SubmissionState
 from app.models.base import utcnow
 from app.queue.chain import backoff_delay
 from app.services import cache, dag, workspace
 from app.services.execution import RETRY, SUCCESS, TERMINATE, Outcome, StepWork
 
-_FETCH = text("SELECT id, args FROM procrastinate_fetch_job_v2(CAST(:queues AS varchar[]), :worker_id)")
-_FINISH = text("SELECT procrastinate_finish_job_v1(:job_id, 'succeeded', true)")
+_FETCH = "SELECT id, args FROM procrastinate_fetch_job_v2(CAST(%(queues)s AS varchar[]), %(worker_id)s)"
+_FINISH = "SELECT procrastinate_finish_job_v1(%(job_id)s, 'succeeded', true)"
 # The submission's inputs, then its ancestors' results (in job order), matching the in_globs.
-_FILES = text(
-    """
+_FILES = """
     SELECT f.name, f.sha256, b.data FROM (
         SELECT 0 AS part, i.position, i.id AS seq, i.filename AS name, i.sha256
-        FROM submission_inputs i WHERE i.submission_id = :submission_id
+        FROM submission_inputs i WHERE i.submission_id = %(submission_id)s
         UNION ALL
         SELECT 1, s.position, r.id, r.name, r.sha256
         FROM results r JOIN steps s ON s.id = r.step_id
-        WHERE r.submission_id = :submission_id AND r.step_id = ANY(:ancestors)
+        WHERE r.submission_id = %(submission_id)s AND r.step_id = ANY(%(ancestors)s)
     ) f JOIN blobs b ON b.sha256 = f.sha256
-    WHERE EXISTS (SELECT 1 FROM unnest(CAST(:globs AS text[])) g WHERE right(f.name, length(g)) = g)
+    WHERE EXISTS (SELECT 1 FROM unnest(CAST(%(globs)s AS text[])) g WHERE right(f.name, length(g)) = g)
     ORDER BY f.part, f.position, f.seq
-    """
-)
-_START = text(
-    """
+"""
+_START = """
     WITH taken AS (
         -- With a worker id: the queue job was just deferred by this transaction and is taken for
         -- that worker (no one else can see it yet); otherwise a no-op.
-        UPDATE procrastinate_jobs SET status = 'doing', worker_id = :take_for
-        WHERE id = :job_id AND CAST(:take_for AS bigint) IS NOT NULL AND status = 'todo'
+        UPDATE procrastinate_jobs SET status = 'doing', worker_id = %(take_for)s
+        WHERE id = %(job_id)s AND CAST(%(take_for)s AS bigint) IS NOT NULL AND status = 'todo'
     ), s AS (
-        UPDATE steps SET state = 'Running', attempts = attempts + 1, started = coalesce(started, :now),
-                         cache_key = :cache_key
-        WHERE id = :id RETURNING attempts
+        UPDATE steps SET state = 'Running', attempts = attempts + 1, started = coalesce(started, %(now)s),
+                         cache_key = %(cache_key)s
+        WHERE id = %(id)s RETURNING attempts
     )
     INSERT INTO attempts (step_id, number, worker, outcome, stdout, stderr, started)
-    SELECT :id, attempts, :worker, '', '', '', :now FROM s RETURNING number
-    """
-)
+    SELECT %(id)s, attempts, %(worker)s, '', '', '', %(now)s FROM s RETURNING number
+"""
 # The end of an attempt in one statement: the attempt, its step, and its queue job.
-_CLOSE = text(
-    """
+_CLOSE = """
     WITH attempt AS (
-        UPDATE attempts SET exit_status = :exit_status, outcome = :outcome, stdout = :stdout, stderr = :stderr,
-                            finished = :now
-        WHERE step_id = :id AND number = :number
+        UPDATE attempts SET exit_status = %(exit_status)s, outcome = %(outcome)s, stdout = %(stdout)s,
+                            stderr = %(stderr)s, finished = %(now)s
+        WHERE step_id = %(id)s AND number = %(number)s
     ), step AS (
-        UPDATE steps SET state = :state, exit_status = :exit_status, message = :message, finished = :finished,
-                         cache_key = CASE WHEN :keep_cache_key THEN cache_key END
-        WHERE id = :id
+        UPDATE steps SET state = %(state)s, exit_status = %(exit_status)s, message = %(message)s,
+                         finished = %(finished)s, cache_key = CASE WHEN %(keep_cache_key)s THEN cache_key END
+        WHERE id = %(id)s
     )
-    SELECT procrastinate_finish_job_v1(:job_id, 'succeeded', true)
-    """
-)
-_FORGET_ATTEMPT = text("DELETE FROM attempts WHERE step_id = :id AND number = :number")
-_CRASH_ATTEMPT = text(
+    SELECT procrastinate_finish_job_v1(%(job_id)s, 'succeeded', true)
+"""
+_FORGET_ATTEMPT = "DELETE FROM attempts WHERE step_id = %(id)s AND number = %(number)s"
+_CRASH_ATTEMPT = (
     "UPDATE attempts SET outcome = 'crash', finished = now(), "
     "stderr = stderr || E'\\n[the worker running this attempt stopped responding]' "
-    "WHERE step_id = :id AND number = :number AND finished IS NULL"
+    "WHERE step_id = %(id)s AND number = %(number)s AND finished IS NULL"
 )
-_PUT_BLOBS = text(
+_PUT_BLOBS = (
     "INSERT INTO blobs (sha256, size, data) "
-    "SELECT * FROM unnest(CAST(:shas AS varchar[]), CAST(:sizes AS bigint[]), CAST(:datas AS bytea[])) "
+    "SELECT * FROM unnest(CAST(%(shas)s AS varchar[]), CAST(%(sizes)s AS bigint[]), CAST(%(datas)s AS bytea[])) "
     "ON CONFLICT DO NOTHING"
 )
-_ADD_RESULTS = text(
+_ADD_RESULTS = (
     "INSERT INTO results (submission_id, step_id, step_name, name, sha256, size, media_type) "
-    "SELECT :submission_id, :step_id, :step_name, name, sha, size, media_type "
-    "FROM unnest(CAST(:names AS varchar[]), CAST(:shas AS varchar[]), CAST(:sizes AS bigint[]), "
-    "CAST(:types AS varchar[])) WITH ORDINALITY AS t(name, sha, size, media_type, ord) ORDER BY ord"
+    "SELECT %(submission_id)s, %(step_id)s, %(step_name)s, name, sha, size, media_type "
+    "FROM unnest(CAST(%(names)s AS varchar[]), CAST(%(shas)s AS varchar[]), CAST(%(sizes)s AS bigint[]), "
+    "CAST(%(types)s AS varchar[])) WITH ORDINALITY AS t(name, sha, size, media_type, ord) ORDER BY ord"
 )
 
 
@@ -92,10 +87,9 @@ class Claim:
     work: StepWork | None
 
 
-def claim(session: Session, *, queues: list[str] | None, worker_id: int, worker: str) -> Claim | None:
+def claim(connection: Connection, *, queues: list[str] | None, worker_id: int, worker: str) -> Claim | None:
     """Take the next queue job and start an attempt of its step; None when the queue is empty."""
-    connection = session.connection()
-    row = connection.execute(_FETCH, {"queues": queues, "worker_id": worker_id}).one()
+    row = run(connection, _FETCH, {"queues": queues, "worker_id": worker_id}).fetchone()
     if row.id is None:
         return None
     snapshot = dag.load(connection, row.args["submission_id"])  # chain.defer puts both ids in every job
@@ -104,7 +98,7 @@ def claim(session: Session, *, queues: list[str] | None, worker_id: int, worker:
         SubmissionState.CANCELLED, SubmissionState.ERROR, SubmissionState.CRASH,
     ):
         # Purged, skipped or cancelled after it was queued: the queue job has nothing left to do.
-        finish_queue_job(session, row.id)
+        finish_queue_job(connection, row.id)
         return Claim(row.id, None)
     dag.start_running(connection, snapshot)
     return _begin(connection, snapshot, step, row.id, worker)
@@ -123,7 +117,7 @@ def _begin(connection: Connection, snapshot: dag.Snapshot, step: dag.StepRow, qu
         return Claim(queue_job_id, None)
     values = {"id": step.id, "now": utcnow(), "cache_key": key, "worker": worker, "job_id": queue_job_id,
               "take_for": take_for}
-    attempt = connection.execute(_START, values).scalar()
+    attempt = _scalar(connection.execute(_START, values))
     step.state, step.attempts = StepState.RUNNING, attempt
     work = StepWork(step_id=step.id, attempt=attempt, submission_id=snapshot.id, step_name=step.name,
                     task=step.task, params=step.params, files=[(name, bytes(data)) for name, _, data in files])
@@ -139,9 +133,14 @@ def _files(connection: Connection, snapshot: dag.Snapshot, step: dag.StepRow) ->
         _FILES, {"submission_id": snapshot.id, "ancestors": ancestors, "globs": globs})]
 
 
-def finish_queue_job(session: Session, queue_job_id: int) -> None:
+def finish_queue_job(connection: Connection, queue_job_id: int) -> None:
     """Remove a finished queue job (our steps table keeps the history)."""
-    session.connection().execute(_FINISH, {"job_id": queue_job_id})
+    connection.execute(_FINISH, {"job_id": queue_job_id})
+
+
+def _scalar(cursor):
+    row = cursor.fetchone()
+    return row[0] if row else None
 
 
 @dataclass(frozen=True)
@@ -157,7 +156,7 @@ class Taker:
 
 
 def record(
-    session: Session, *, queue_job_id: int, work: StepWork, outcome: Outcome, backoff: float = 1.0,
+    connection: Connection, *, queue_job_id: int, work: StepWork, outcome: Outcome, backoff: float = 1.0,
     taker: Taker | None = None,
 ) -> Claim | None:
     """Store an attempt's outcome and results, and move the submission's DAG on, in one transaction.
@@ -166,11 +165,10 @@ def record(
     (and returned), so a pipeline goes on without a round through the queue; the others are left to
     whichever worker comes first.
     """
-    connection = session.connection()
     snapshot = dag.load(connection, work.submission_id)
     step = snapshot.step(work.step_id) if snapshot else None
     if step is None or step.state != StepState.RUNNING or step.attempts != work.attempt:
-        finish_queue_job(session, queue_job_id)
+        finish_queue_job(connection, queue_job_id)
         return None  # cancelled or purged, or superseded by a later attempt: keep what is recorded
     retrying = outcome.action == RETRY and step.attempts <= step.task.get("retries", 0)
     now = utcnow()
@@ -223,9 +221,8 @@ def _store_outputs(connection: Connection, snapshot: dag.Snapshot, step: dag.Ste
     })
 
 
-def forget_attempt(session: Session, *, submission_id: str, step_id: int) -> None:
+def forget_attempt(connection: Connection, *, submission_id: str, step_id: int) -> None:
     """Undo the start of an attempt that never ran (its claim was lost): the step is queued again."""
-    connection = session.connection()
     snapshot = dag.load(connection, submission_id)
     step = snapshot.step(step_id) if snapshot else None
     if step is not None and step.state == StepState.RUNNING:
@@ -233,20 +230,19 @@ def forget_attempt(session: Session, *, submission_id: str, step_id: int) -> Non
         dag.set_step(connection, step, attempts=step.attempts - 1, state=StepState.QUEUED)
 
 
-def lose_attempt(session: Session, *, submission_id: str, step_id: int, queue_job_id: int) -> bool:
+def lose_attempt(connection: Connection, *, submission_id: str, step_id: int, queue_job_id: int) -> bool:
     """A step's worker died: record the attempt as a crash; True if a retry is allowed, else the step
     (and its submission) become Crash and the queue job is finished."""
-    connection = session.connection()
     snapshot = dag.load(connection, submission_id)
     step = snapshot.step(step_id) if snapshot else None
     if step is None or step.state != StepState.RUNNING:
-        finish_queue_job(session, queue_job_id)
+        finish_queue_job(connection, queue_job_id)
         return False
     connection.execute(_CRASH_ATTEMPT, {"id": step.id, "number": step.attempts})
     if step.attempts <= step.task.get("retries", 0):
         return True
     message = f"Step {step.name} was lost: its worker stopped responding"
-    finish_queue_job(session, queue_job_id)
+    finish_queue_job(connection, queue_job_id)
     dag.set_step(connection, step, state=StepState.CRASH, message=message, finished=utcnow())
     dag.skip_rest(connection, snapshot)
     dag.end(connection, snapshot, SubmissionState.CRASH, message)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.orm import Session, selectinload
 
+from app.db import driver
 from app.errors import Forbidden, InvalidInput, NotFound, ParameterError, TooManyRequests, ValidationFailed
 from app.models import Step, StepState, Submission, SubmissionInput, SubmissionState
 from app.models.base import utcnow
@@ -69,8 +70,8 @@ def submit(
     for step, step_id in zip(steps, ids, strict=True):
         step.id = step_id
     roots = [s for s in steps if not s.after]
-    job_ids, queued = defer(connection, [Deferral(s.id, str(submission.id), s.task["backend"]["name"])
-                                         for s in roots], priority=priority)
+    job_ids, queued = defer(driver(session), [Deferral(s.id, str(submission.id), s.task["backend"]["name"])
+                                              for s in roots], priority=priority)
     for step in roots:
         step.state, step.queue_job_id, step.queued = StepState.QUEUED, job_ids[step.id], queued
     submission.steps, submission.results = steps, []

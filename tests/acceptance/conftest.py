@@ -45,9 +45,9 @@ def wait_healthy(base: str, process: subprocess.Popen, timeout: float = 30) -> N
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if requests.get(f"{base}/api/health", timeout=2).status_code == 200:
+            if requests.get(f"{base}/api/health", timeout=5).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow to import on a busy machine
             pass
         assert process.poll() is None, "gunicorn exited"
         assert time.monotonic() < deadline, "service did not become healthy"

@@ -6,7 +6,7 @@ import threading
 
 from sqlalchemy import select, text
 
-from app.db import transaction
+from app.db import driver, transaction
 from app.models import Step, StepState
 from app.services import steps, submissions
 from app.services.execution import SUCCESS, Outcome
@@ -66,7 +66,7 @@ def test_root_step_queued_with_submission(sessions, load_config):
 def _claim(sessions):
     with transaction(sessions) as session:
         worker_id = session.execute(text("SELECT worker_id FROM procrastinate_register_worker_v1()")).scalar()
-        return steps.claim(session, queues=None, worker_id=worker_id, worker="test")
+        return steps.claim(driver(session), queues=None, worker_id=worker_id, worker="test")
 
 
 def test_children_queued_only_when_parent_record_commits(sessions, load_config):
@@ -76,7 +76,7 @@ def test_children_queued_only_when_parent_record_commits(sessions, load_config):
     assert claim.work.step_name == "a"
     with sessions() as session:
         session.begin()
-        steps.record(session, queue_job_id=claim.queue_job_id, work=claim.work, outcome=Outcome(SUCCESS, 0))
+        steps.record(driver(session), queue_job_id=claim.queue_job_id, work=claim.work, outcome=Outcome(SUCCESS, 0))
         session.flush()
         assert len(queued_step_ids(session)) == 2
         session.rollback()
@@ -84,7 +84,7 @@ def test_children_queued_only_when_parent_record_commits(sessions, load_config):
         assert queued_step_ids(session) == []
         assert session.get(Step, claim.work.step_id).state == StepState.RUNNING
     with transaction(sessions) as session:
-        steps.record(session, queue_job_id=claim.queue_job_id, work=claim.work, outcome=Outcome(SUCCESS, 0))
+        steps.record(driver(session), queue_job_id=claim.queue_job_id, work=claim.work, outcome=Outcome(SUCCESS, 0))
     with sessions() as session:
         assert queued_step_ids(session) == [step_id(sessions, sub_id, "b"), step_id(sessions, sub_id, "c")]
 
@@ -94,14 +94,14 @@ def test_fan_in_child_queued_once_when_parents_finish_together(sessions, load_co
     submit(sessions)
     first = _claim(sessions)
     with transaction(sessions) as session:
-        steps.record(session, queue_job_id=first.queue_job_id, work=first.work, outcome=Outcome(SUCCESS, 0))
+        steps.record(driver(session), queue_job_id=first.queue_job_id, work=first.work, outcome=Outcome(SUCCESS, 0))
     b, c = _claim(sessions), _claim(sessions)
     barrier = threading.Barrier(2)
 
     def finish(claim):
         barrier.wait()
         with transaction(sessions) as session:
-            steps.record(session, queue_job_id=claim.queue_job_id, work=claim.work, outcome=Outcome(SUCCESS, 0))
+            steps.record(driver(session), queue_job_id=claim.queue_job_id, work=claim.work, outcome=Outcome(SUCCESS, 0))
 
     threads = [threading.Thread(target=finish, args=(x,)) for x in (b, c)]
     for t in threads:
@@ -120,7 +120,7 @@ def test_step_recorded_twice_chains_once(sessions, load_config):
     submit(sessions)
     claim = _claim(sessions)
     with transaction(sessions) as session:
-        steps.record(session, queue_job_id=claim.queue_job_id, work=claim.work, outcome=Outcome(SUCCESS, 0))
+        steps.record(driver(session), queue_job_id=claim.queue_job_id, work=claim.work, outcome=Outcome(SUCCESS, 0))
     with sessions() as session:
         before = queued_step_ids(session)
     with transaction(sessions) as session:
@@ -129,7 +129,7 @@ def test_step_recorded_twice_chains_once(sessions, load_config):
         job_id = session.execute(text("SELECT max(id) FROM procrastinate_jobs")).scalar()
         session.execute(text("UPDATE procrastinate_jobs SET status='doing' WHERE id=:id"), {"id": job_id})
     with transaction(sessions) as session:
-        steps.record(session, queue_job_id=job_id, work=claim.work, outcome=Outcome(SUCCESS, 0))
+        steps.record(driver(session), queue_job_id=job_id, work=claim.work, outcome=Outcome(SUCCESS, 0))
     with sessions() as session:
         assert queued_step_ids(session) == before
 
@@ -143,13 +143,13 @@ def test_recording_worker_takes_one_child_in_the_same_transaction(sessions, load
     taker = steps.Taker(worker_id, "test")
     with sessions() as session:
         session.begin()
-        steps.record(session, queue_job_id=first.queue_job_id, work=first.work, outcome=Outcome(SUCCESS, 0),
+        steps.record(driver(session), queue_job_id=first.queue_job_id, work=first.work, outcome=Outcome(SUCCESS, 0),
                      taker=taker)
         session.rollback()
     with sessions() as session:
         assert queued_step_ids(session) == []
     with transaction(sessions) as session:
-        following = steps.record(session, queue_job_id=first.queue_job_id, work=first.work,
+        following = steps.record(driver(session), queue_job_id=first.queue_job_id, work=first.work,
                                  outcome=Outcome(SUCCESS, 0), taker=taker)
     assert following.work.step_name == "b" and following.work.attempt == 1
     with sessions() as session:
