@@ -94,7 +94,7 @@ def run_worker(url: str, *, queues: list[str], concurrency: int) -> None:
     def _stop(signum, _frame):
         log.info("worker stopping (signal %d): finishing running steps", signum)
         worker.stop_event.set()
-        worker.wakeup.notify()
+        worker.wakeup.notify(everyone=True)
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)

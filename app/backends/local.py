@@ -33,7 +33,7 @@ def run(
     argv: list[str],
     *,
     workdir: Path,
-    env: dict[str, str],
+    env: dict[str, str] | None,
     stdout: BinaryIO,
     stderr: BinaryIO,
     timeout: float | None = None,

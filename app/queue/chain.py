@@ -1,8 +1,13 @@
 """The one place where steps are handed to the queue.
 
-Deferring goes through Procrastinate's versioned SQL function on the caller's own connection, so a
-step is queued in exactly the transaction that made it runnable: if that transaction rolls back,
-the step was never queued; if it commits, the step is queued. Nothing is lost and nothing doubles.
+A step is queued in exactly the transaction that made it runnable, on the caller's connection: if
+that transaction rolls back, the step was never queued; if it commits, the step is queued. Nothing
+is lost and nothing doubles.
+
+Queue jobs are rows of Procrastinate's `procrastinate_jobs`, inserted as its
+`procrastinate_defer_jobs_v1` inserts them, so its triggers NOTIFY the queue's workers. One
+difference: a step that the deferring worker takes itself (the next step of its pipeline) is
+inserted already 'doing' for that worker, as a fetch would leave it; nobody is woken for it.
 """
 
 from __future__ import annotations
@@ -19,23 +24,21 @@ from app.models.base import utcnow
 TASK_NAME = "run_step"
 PRIORITIES = {"low": -10, "normal": 0, "high": 10}
 
-# Queue the steps and mark them Queued, in one statement. Job ids are handed out in array order,
-# so the n-th smallest new id belongs to the n-th step.
+# Queue the steps and mark them Queued, in one statement.
 _DEFER = """
     WITH input AS (
-        SELECT * FROM unnest(CAST(%(step_ids)s AS bigint[]), CAST(%(queues)s AS varchar[]), CAST(%(args)s AS jsonb[]))
-            WITH ORDINALITY AS t(step_id, queue, args, ord)
-    ), deferred AS (
-        SELECT unnest(procrastinate_defer_jobs_v1(array_agg(
-            ROW(queue, %(task_name)s, %(priority)s, NULL, NULL, args, CAST(%(scheduled_at)s AS timestamptz))
-                ::procrastinate_job_to_defer_v1 ORDER BY ord))) AS job_id
-        FROM input
-    ), numbered AS (
-        SELECT job_id, row_number() OVER (ORDER BY job_id) AS ord FROM deferred
+        SELECT * FROM unnest(CAST(%(step_ids)s AS bigint[]), CAST(%(queues)s AS varchar[]),
+                             CAST(%(args)s AS jsonb[])) WITH ORDINALITY AS t(step_id, queue, args, ord)
+    ), jobs AS (
+        INSERT INTO procrastinate_jobs (queue_name, task_name, priority, args, scheduled_at, status, worker_id)
+        SELECT queue, %(task_name)s, %(priority)s, args, CAST(%(scheduled_at)s AS timestamptz),
+               CAST(CASE WHEN step_id = %(taken)s THEN 'doing' ELSE 'todo' END AS procrastinate_job_status),
+               CASE WHEN step_id = %(taken)s THEN CAST(%(worker_id)s AS bigint) END
+        FROM input ORDER BY ord
+        RETURNING id, CAST(args->>'step_id' AS bigint) AS step_id
     )
-    UPDATE steps SET state = 'Queued', queue_job_id = n.job_id, queued = %(now)s, waiting_for = 0
-    FROM numbered n JOIN input i USING (ord)
-    WHERE steps.id = i.step_id
+    UPDATE steps SET state = 'Queued', queue_job_id = jobs.id, queued = %(now)s, waiting_for = 0
+    FROM jobs WHERE steps.id = jobs.step_id
     RETURNING steps.id, steps.queue_job_id
 """
 
@@ -51,9 +54,11 @@ class Deferral:
 
 def defer(
     connection: Connection, steps: Sequence[Deferral], *, priority: str = "normal", delay: float = 0.0,
+    taken: int | None = None, worker_id: int | None = None,
 ) -> tuple[dict[int, int], datetime]:
     """Queue `steps` in the connection's transaction and mark them Queued (runnable after `delay`
-    seconds); return their queue job ids by step id, and the time they were queued."""
+    seconds); the step `taken` (an id) is queued as taken by worker `worker_id`. Return their queue
+    job ids by step id, and the time they were queued."""
     now = utcnow()
     if not steps:
         return {}, now
@@ -64,6 +69,8 @@ def defer(
         "task_name": TASK_NAME,
         "priority": PRIORITIES.get(priority, 0),
         "scheduled_at": now + timedelta(seconds=delay) if delay > 0 else None,
+        "taken": taken,
+        "worker_id": worker_id,
         "now": now,
     })
     return {step_id: job_id for step_id, job_id in rows}, now

@@ -30,10 +30,14 @@ class Wakeup:
         with self._condition:
             return self._generation
 
-    def notify(self) -> None:
+    def notify(self, everyone: bool = False) -> None:
+        """One more notification: wake one waiting thread (a new job needs one runner), or all."""
         with self._condition:
             self._generation += 1
-            self._condition.notify_all()
+            if everyone:
+                self._condition.notify_all()
+            else:
+                self._condition.notify()
 
     def wait(self, seen: int, timeout: float) -> None:
         """Return once a notification newer than `seen` came, or after `timeout` seconds."""
@@ -58,13 +62,13 @@ def listen(
             with psycopg.connect(dsn, autocommit=True) as connection:
                 for channel in channels(queues):
                     connection.execute(f'LISTEN "{channel}"')
-                wakeup.notify()  # anything queued while we were not listening
+                wakeup.notify(everyone=True)  # anything queued while we were not listening
                 while not stop.is_set():
                     for notify in connection.notifies(timeout=0.5, stop_after=1):
                         _dispatch(notify.payload, wakeup, on_abort)
         except psycopg.OperationalError as exc:
             log.warning("listener lost its connection (%s); reconnecting", exc)
-            wakeup.notify()
+            wakeup.notify(everyone=True)
             stop.wait(1.0)
 
 

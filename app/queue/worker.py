@@ -24,7 +24,7 @@ from app.models import WorkerInfo
 from app.queue import recovery
 from app.queue.wakeup import Wakeup, listen
 from app.queue.watchdog import Watchdog
-from app.services import steps
+from app.services import dag, steps
 from app.services.execution import FAIL, Outcome, execute
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class Worker:
     def stop(self, timeout: float | None = None) -> None:
         """Stop taking work, let running steps finish, and unregister."""
         self.stop_event.set()
-        self.wakeup.notify()
+        self.wakeup.notify(everyone=True)
         for thread in self._threads:
             thread.join(timeout)
         if self._watchdog is not None:
@@ -165,7 +165,7 @@ class Worker:
 
     def _record(self, claim: steps.Claim, outcome: Outcome) -> steps.Claim | None:
         # The outcome must not be lost to a passing database outage: retry until recorded.
-        taker = steps.Taker(self.worker_id, self.name, self.queues) if not self.stop_event.is_set() else None
+        taker = dag.Taker(self.worker_id, self.name, self.queues) if not self.stop_event.is_set() else None
         while True:
             try:
                 with self._link().transaction() as connection:

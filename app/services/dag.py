@@ -94,12 +94,31 @@ def set_step(connection: Connection, step: StepRow, **values: Any) -> None:
     step.attempts = values.get("attempts", step.attempts)
 
 
+@dataclass(frozen=True)
+class Taker:
+    """A worker that takes one of the steps it makes runnable itself, so that its pipeline goes on
+    without a round through the queue; it serves `queues` (None: all)."""
+
+    worker_id: int
+    worker: str
+    queues: list[str] | None = None
+
+    def pick(self, steps: list[StepRow]) -> StepRow | None:
+        """The step to take: the first one of our queues (not a cacheable one: the cache check
+        belongs to a fresh claim)."""
+        return next((s for s in steps if (self.queues is None or queue_name(s) in self.queues)
+                     and not s.task.get("cache")), None)
+
+
 def queue(
     connection: Connection, snapshot: Snapshot, steps: list[StepRow], *, delay: float = 0.0,
+    taken: StepRow | None = None, taker: Taker | None = None,
 ) -> dict[int, int]:
-    """Hand `steps` to the queue, in this transaction; their queue job ids by step id."""
+    """Hand `steps` to the queue, in this transaction (`taken`, one of them, as taken by `taker`);
+    their queue job ids by step id."""
     job_ids, _ = defer(connection, [Deferral(s.id, snapshot.id, queue_name(s)) for s in steps],
-                       priority=snapshot.priority, delay=delay)
+                       priority=snapshot.priority, delay=delay, taken=taken.id if taken else None,
+                       worker_id=taker.worker_id if taken and taker else None)
     for step in steps:
         step.state = StepState.QUEUED
     return job_ids
@@ -110,24 +129,29 @@ def queue_name(step: StepRow) -> str:
     return step.task["backend"]["name"]
 
 
-def succeed(connection: Connection, snapshot: Snapshot, step: StepRow, **values: Any) -> dict[int, int]:
+def succeed(connection: Connection, snapshot: Snapshot, step: StepRow, **values: Any) -> None:
     """Mark a step Complete and release its children (see `release`)."""
     set_step(connection, step, state=StepState.COMPLETE, finished=utcnow(), **values)
-    return release(connection, snapshot, step)
+    release(connection, snapshot, step)
 
 
-def release(connection: Connection, snapshot: Snapshot, step: StepRow) -> dict[int, int]:
-    """After `step` completed: queue each child it was the last parent of, end the submission if done;
-    return the queued children's job ids by step id."""
+def release(
+    connection: Connection, snapshot: Snapshot, step: StepRow, taker: Taker | None = None,
+) -> tuple[StepRow, int] | None:
+    """After `step` completed: queue each child it was the last parent of, end the submission if
+    done. With a `taker`, one of the queued children is queued as taken by it: that child and its
+    queue job id are returned."""
     children = [c for c in snapshot.steps if step.name in c.after and c.state == StepState.PENDING]
     for child in children:
         child.waiting_for -= 1
     waiting = [c.id for c in children if c.waiting_for > 0]  # the others are queued below
     if waiting:
         connection.execute(_WAITING, {"ids": waiting})
-    queued = queue(connection, snapshot, [c for c in children if c.waiting_for == 0])
+    runnable = [c for c in children if c.waiting_for == 0]
+    taken = taker.pick(runnable) if taker else None
+    queued = queue(connection, snapshot, runnable, taken=taken, taker=taker)
     complete_if_done(connection, snapshot)
-    return queued
+    return (taken, queued[taken.id]) if taken else None
 
 
 def skip_rest(connection: Connection, snapshot: Snapshot) -> None:

@@ -64,7 +64,7 @@ def execute(
             tempfile.TemporaryFile() as stderr,
         ):
             argv = _argv(work, staged, workdir)
-            env = {**os.environ, **_backend_env(task), **task.get("environment", {})}
+            env = _environment(task)
             result = local.run(
                 argv, workdir=workdir, env=env, stdout=stdout, stderr=stderr,
                 timeout=task.get("timeout"), grace=settings.kill_grace_seconds, stop=stop, guard=guard,
@@ -86,8 +86,11 @@ def _is_python(task: dict[str, Any]) -> bool:
     return task["backend"]["type"] == "python"
 
 
-def _backend_env(task: dict[str, Any]) -> dict[str, str]:
-    return python.environment() if _is_python(task) else {}
+def _environment(task: dict[str, Any]) -> dict[str, str] | None:
+    """The program's environment: the worker's, with the backend's and the task's additions
+    (None when there are none: the child inherits the worker's as it is, at no cost)."""
+    added = {**(python.environment() if _is_python(task) else {}), **task.get("environment", {})}
+    return {**os.environ, **added} if added else None
 
 
 def _out_globs(task: dict[str, Any]) -> list[str]:

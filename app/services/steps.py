@@ -34,12 +34,7 @@ _FILES = """
     ORDER BY f.part, f.position, f.seq
 """
 _START = """
-    WITH taken AS (
-        -- With a worker id: the queue job was just deferred by this transaction and is taken for
-        -- that worker (no one else can see it yet); otherwise a no-op.
-        UPDATE procrastinate_jobs SET status = 'doing', worker_id = %(take_for)s
-        WHERE id = %(job_id)s AND CAST(%(take_for)s AS bigint) IS NOT NULL AND status = 'todo'
-    ), s AS (
+    WITH s AS (
         UPDATE steps SET state = 'Running', attempts = attempts + 1, started = coalesce(started, %(now)s),
                          cache_key = %(cache_key)s
         WHERE id = %(id)s RETURNING attempts
@@ -105,9 +100,8 @@ def claim(connection: Connection, *, queues: list[str] | None, worker_id: int, w
 
 
 def _begin(connection: Connection, snapshot: dag.Snapshot, step: dag.StepRow, queue_job_id: int,
-           worker: str, take_for: int | None = None) -> Claim:
-    """Start an attempt of a claimed step (taking its queue job for worker `take_for` when given),
-    or complete it from the cache without running anything."""
+           worker: str) -> Claim:
+    """Start an attempt of a claimed step, or complete it from the cache without running anything."""
     files = _files(connection, snapshot, step)
     key = cache.key(step.task, step.params, [(name, sha) for name, sha, _ in files], snapshot.id)
     source = cache.find(connection, key) if key and snapshot.use_cache else None
@@ -115,8 +109,7 @@ def _begin(connection: Connection, snapshot: dag.Snapshot, step: dag.StepRow, qu
         cache.reuse(connection, snapshot, step, source)
         connection.execute(_FINISH, {"job_id": queue_job_id})
         return Claim(queue_job_id, None)
-    values = {"id": step.id, "now": utcnow(), "cache_key": key, "worker": worker, "job_id": queue_job_id,
-              "take_for": take_for}
+    values = {"id": step.id, "now": utcnow(), "cache_key": key, "worker": worker}
     attempt = _scalar(connection.execute(_START, values))
     step.state, step.attempts = StepState.RUNNING, attempt
     work = StepWork(step_id=step.id, attempt=attempt, submission_id=snapshot.id, step_name=step.name,
@@ -143,21 +136,9 @@ def _scalar(cursor):
     return row[0] if row else None
 
 
-@dataclass(frozen=True)
-class Taker:
-    """A worker that may take a step it has just made runnable: it serves `queues` (None: all)."""
-
-    worker_id: int
-    worker: str
-    queues: list[str] | None = None
-
-    def serves(self, step: dag.StepRow) -> bool:
-        return self.queues is None or dag.queue_name(step) in self.queues
-
-
 def record(
     connection: Connection, *, queue_job_id: int, work: StepWork, outcome: Outcome, backoff: float = 1.0,
-    taker: Taker | None = None,
+    taker: dag.Taker | None = None,
 ) -> Claim | None:
     """Store an attempt's outcome and results, and move the submission's DAG on, in one transaction.
 
@@ -187,23 +168,13 @@ def record(
         return None  # this attempt's files are dropped: the next attempt makes its own
     _store_outputs(connection, snapshot, step, outcome)
     if outcome.action == SUCCESS:
-        queued = dag.release(connection, snapshot, step)
-        return _take_next(connection, snapshot, queued, taker) if taker else None
+        taken = dag.release(connection, snapshot, step, taker)
+        return _begin(connection, snapshot, taken[0], taken[1], taker.worker) if taken else None
     dag.skip_rest(connection, snapshot)
     if outcome.action == TERMINATE:
         dag.complete_if_done(connection, snapshot, outcome.message)
     else:
         dag.end(connection, snapshot, SubmissionState.ERROR, outcome.message or f"Step {step.name} failed")
-    return None
-
-
-def _take_next(connection: Connection, snapshot: dag.Snapshot, queued: dict[int, int], taker: Taker) -> Claim | None:
-    """Claim the first of the just-queued steps that the taker serves (not cacheable ones: the cache
-    check belongs to a fresh claim)."""
-    for step_id, job_id in queued.items():
-        step = snapshot.step(step_id)
-        if taker.serves(step) and not step.task.get("cache"):
-            return _begin(connection, snapshot, step, job_id, taker.worker, take_for=taker.worker_id)
     return None
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import codecs
+import functools
 import mimetypes
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -13,16 +15,30 @@ from app.errors import AppError
 
 def make_workdir(root: str | None, prefix: str) -> Path:
     """A new private directory under `root` (the system temporary directory if None)."""
-    base = Path(root or tempfile.gettempdir()).resolve()
+    if os.sep in prefix or (os.altsep and os.altsep in prefix):
+        raise AppError("a working directory name may not contain a path separator")
+    root = root or tempfile.gettempdir()
+    try:
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=_base(root)))
+    except FileNotFoundError:  # the root was removed since: make it again
+        _base.cache_clear()
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=_base(root)))
+
+
+@functools.cache
+def _base(root: str) -> str:
+    """`root` resolved and made once per process (a syscall saved on every attempt)."""
+    base = Path(root).resolve()
     base.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix=prefix, dir=base)).resolve()
-    if base not in workdir.parents:
-        raise AppError("working directory escaped its root")
-    return workdir
+    return str(base)
 
 
 def remove_workdir(workdir: Path, keep: bool) -> None:
-    if not keep:
+    if keep:
+        return
+    try:
+        os.rmdir(workdir)  # the common case, a step that left nothing: one syscall, not a tree walk
+    except OSError:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -45,6 +61,8 @@ def matching(names: list[str], glob: str) -> list[str]:
 
 def collect(workdir: Path, out_globs: list[str], staged: list[str]) -> list[Path]:
     """Files the step produced that match its out_globs, in name order."""
+    if not out_globs:
+        return []
     taken = set(staged)
     found = []
     for path in sorted(p for p in workdir.iterdir() if p.is_file() and not p.is_symlink()):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 
+import psycopg
 from sqlalchemy import select, text
 
-from app.db import driver, transaction
+from app.db import driver, libpq_url, transaction
 from app.models import Step, StepState
-from app.services import steps, submissions
+from app.services import dag, steps, submissions
 from app.services.execution import SUCCESS, Outcome
 from app.services.submissions import Upload
 
@@ -140,7 +141,7 @@ def test_recording_worker_takes_one_child_in_the_same_transaction(sessions, load
     first = _claim(sessions)
     with sessions() as session:
         worker_id = session.execute(text("SELECT max(id) FROM procrastinate_workers")).scalar()
-    taker = steps.Taker(worker_id, "test")
+    taker = dag.Taker(worker_id, "test")
     with sessions() as session:
         session.begin()
         steps.record(driver(session), queue_job_id=first.queue_job_id, work=first.work, outcome=Outcome(SUCCESS, 0),
@@ -158,3 +159,19 @@ def test_recording_worker_takes_one_child_in_the_same_transaction(sessions, load
                                      "WHERE status = 'doing'")).all()
         assert doing == [(step_id(sessions, sub_id, "b"), worker_id)]
         assert session.get(Step, following.work.step_id).state == StepState.RUNNING
+
+
+def test_only_the_children_left_to_others_wake_workers(sessions, load_config, database_url):
+    """The taken child is inserted already 'doing': no NOTIFY wakes other workers for it."""
+    load_config(DIAMOND)
+    submit(sessions)
+    first = _claim(sessions)
+    with sessions() as session:
+        worker_id = session.execute(text("SELECT max(id) FROM procrastinate_workers")).scalar()
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as listener:
+        listener.execute('LISTEN "procrastinate_any_queue_v1"')
+        with transaction(sessions) as session:
+            steps.record(driver(session), queue_job_id=first.queue_job_id, work=first.work,
+                         outcome=Outcome(SUCCESS, 0), taker=dag.Taker(worker_id, "test"))
+        notified = [n.payload for n in listener.notifies(timeout=1.0)]
+    assert len(notified) == 1  # for c, not for b

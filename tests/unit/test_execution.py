@@ -55,6 +55,25 @@ def test_workdir_is_fresh_and_removed(tmp_path):
     assert list(tmp_path.iterdir()) == []  # removed afterwards
 
 
+def test_workdir_removed_whether_or_not_the_step_left_files(tmp_path):
+    run(tmp_path, task("true"), files=())  # an empty directory
+    run(tmp_path, task("mkdir -p left/behind"))  # a tree
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_work_root_made_again_when_removed(tmp_path):
+    root = tmp_path / "root"
+    run(root, task("true"))
+    root.rmdir()
+    assert run(root, task("true")).action == SUCCESS
+
+
+def test_workers_environment_inherited_when_the_task_adds_none(tmp_path, monkeypatch):
+    monkeypatch.setenv("AA_TEST_INHERITED", "yes")
+    spec = task("printenv AA_TEST_INHERITED", stdout_glob=".out", out_globs=[".out"])
+    assert run(tmp_path, spec).outputs == [(f"{SUB}.out", b"yes\n")]
+
+
 def test_workdir_kept_when_asked(tmp_path):
     run(tmp_path, task("true"), keep_workdirs=True)
     assert len(list(tmp_path.iterdir())) == 1
