@@ -12,23 +12,26 @@ inserted already 'doing' for that worker, as a fetch would leave it; nobody is w
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from psycopg import Connection
+from psycopg.types.json import Jsonb
 
 from app.models.base import utcnow
 
 TASK_NAME = "run_step"
 PRIORITIES = {"low": -10, "normal": 0, "high": 10}
 
-# Queue the steps and mark them Queued, in one statement.
+# Queue the steps and mark them Queued, in one statement. The steps come as one JSON document: an
+# array of text-format JSON strings would cost an escaped quote per character of JSON.
 _DEFER = """
     WITH input AS (
-        SELECT * FROM unnest(CAST(%(step_ids)s AS bigint[]), CAST(%(queues)s AS varchar[]),
-                             CAST(%(args)s AS jsonb[])) WITH ORDINALITY AS t(step_id, queue, args, ord)
+        SELECT CAST(step->>'step_id' AS bigint) AS step_id, step->>'queue' AS queue,
+               jsonb_build_object('step_id', CAST(step->>'step_id' AS bigint),
+                                  'submission_id', step->>'submission_id') AS args, ord
+        FROM jsonb_array_elements(%(steps)s) WITH ORDINALITY AS t(step, ord)
     ), jobs AS (
         INSERT INTO procrastinate_jobs (queue_name, task_name, priority, args, scheduled_at, status, worker_id)
         SELECT queue, %(task_name)s, %(priority)s, args, CAST(%(scheduled_at)s AS timestamptz),
@@ -63,9 +66,7 @@ def defer(
     if not steps:
         return {}, now
     rows = connection.execute(_DEFER, {
-        "step_ids": [s.step_id for s in steps],
-        "queues": [s.queue for s in steps],
-        "args": [json.dumps({"step_id": s.step_id, "submission_id": s.submission_id}) for s in steps],
+        "steps": Jsonb([asdict(s) for s in steps]),
         "task_name": TASK_NAME,
         "priority": PRIORITIES.get(priority, 0),
         "scheduled_at": now + timedelta(seconds=delay) if delay > 0 else None,

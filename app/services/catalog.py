@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
+from app.db import driver, run
 from app.errors import ConfigError, Forbidden, InvalidInput
 from app.models import Backend, Job, Task
 from app.models.base import utcnow
@@ -76,22 +77,20 @@ def get_job(session: Session, name: str) -> Job | None:
 
 
 # A job with the specs of its tasks (each with its backend's spec under `backend`), in one query.
-_JOB_WITH_TASKS = text(
-    """
+_JOB_WITH_TASKS = """
     SELECT j.runnable, j.spec,
            (SELECT jsonb_object_agg(t.name, t.spec || jsonb_build_object('backend', b.spec))
             FROM tasks t JOIN backends b ON b.name = t.backend_name
             WHERE t.name IN (SELECT step->>'task' FROM jsonb_array_elements(j.spec->'steps') AS step)) AS tasks
-    FROM jobs j WHERE j.name = :name
-    """
-)
+    FROM jobs j WHERE j.name = %(name)s
+"""
 
 
 def runnable_job_with_tasks(session: Session, name: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """The spec of a job a client wants to run and its tasks' specs, or a 4xx error saying why not."""
     if not isinstance(name, str) or not name:
         raise InvalidInput("A job name is required", errors={"job": ["is required"]})
-    row = session.connection().execute(_JOB_WITH_TASKS, {"name": name}).first()
+    row = run(driver(session), _JOB_WITH_TASKS, {"name": name}).fetchone()  # on the hot path: psycopg directly
     if row is None:
         raise InvalidInput(f"There is no job named {name!r}", errors={"job": ["unknown job"]})
     if not row.runnable:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from psycopg.types.json import Jsonb
 from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.db import driver
 from app.errors import Forbidden, InvalidInput, NotFound, ParameterError, TooManyRequests, ValidationFailed
-from app.models import Step, StepState, Submission, SubmissionInput, SubmissionState
+from app.models import StepState, Submission, SubmissionInput, SubmissionState
 from app.models.base import utcnow
 from app.queue.chain import Deferral, defer
 from app.services import blobs, catalog, validators
@@ -29,15 +31,68 @@ class Upload:
     filename: str = ""
 
 
+@dataclass
+class StoredStep:
+    """A step as `submit` stored it (what the API answers with; ORM objects cost more to build)."""
+
+    id: int
+    name: str
+    task_name: str
+    task: dict[str, Any]
+    after: list[str]
+    state: str = StepState.PENDING
+    queue_job_id: int | None = None
+    queued: datetime | None = None
+    attempts: int = 0
+    exit_status: int | None = None
+    message: str = ""
+    cached: bool = False
+    started: datetime | None = None
+    finished: datetime | None = None
+
+
+@dataclass
+class StoredSubmission:
+    """A submission as `submit` stored it."""
+
+    id: uuid.UUID
+    job_name: str
+    name: str
+    priority: str
+    created: datetime
+    steps: list[StoredStep]
+    state: str = SubmissionState.SUBMITTED
+    message: str = ""
+    started: datetime | None = None
+    finished: datetime | None = None
+    results: list = field(default_factory=list)
+
+
+_INSERT_SUBMISSION = """
+    INSERT INTO submissions (id, job_name, name, state, message, priority, client, token_id, use_cache, params, created)
+    VALUES (%(id)s, %(job_name)s, %(name)s, 'Submitted', '', %(priority)s, %(client)s, %(token_id)s, %(use_cache)s,
+            %(params)s, %(created)s)
+"""
+_INSERT_STEPS = """
+    INSERT INTO steps (submission_id, position, name, task_name, task, params, after, waiting_for, state, attempts,
+                       message, cached)
+    SELECT %(submission_id)s, position - 1, step->>'name', step->>'task', step->'spec', step->'params',
+           ARRAY(SELECT jsonb_array_elements_text(step->'after')), jsonb_array_length(step->'after'),
+           'Pending', 0, '', false
+    FROM jsonb_array_elements(%(steps)s) WITH ORDINALITY AS t(step, position)
+    RETURNING position, id
+"""
+
+
 def submit(
     session: Session, *, job: Any, params: dict[str, Any], inputs: dict[str, Upload],
     name: str = "", priority: str = "normal", client: str = "", token_id: int | None = None,
     use_cache: bool = True,
-) -> Submission:
+) -> StoredSubmission:
     """Validate a submission fully, then store it and queue its root steps (caller commits).
 
-    Rows are written with plain INSERTs (this is the hot path of the API); the Submission returned
-    is a transient object describing what was stored.
+    This is the hot path of the API: three plain statements on the psycopg connection (the
+    submission, its steps, its root steps' queue jobs), plus one per input file.
     """
     spec, tasks = catalog.runnable_job_with_tasks(session, job)
     if len(name) > 128:
@@ -50,37 +105,30 @@ def submit(
                         "cannot run yet")
     _check_inputs(spec, inputs)
     values = _resolve_params(spec, tasks, params)
-    connection = session.connection()
-    submission = Submission(
-        id=uuid.uuid4(), job_name=spec["name"], name=name, state=SubmissionState.SUBMITTED, message="",
-        priority=priority, client=client[:128], token_id=token_id, use_cache=use_cache, params=values,
-        created=utcnow(), started=None, finished=None,
-    )
-    connection.execute(insert(Submission), [_columns(submission, Submission)])
-    _store_inputs(connection, submission, spec, inputs)
-    steps = [
-        Step(submission_id=submission.id, position=position, name=step["name"], task_name=step["task"],
-             task=tasks[step["task"]], params=values.get(step["name"], {}), after=step["after"],
-             waiting_for=len(step["after"]), state=StepState.PENDING, attempts=0, exit_status=None, message="",
-             cached=False, cache_key=None, queue_job_id=None, queued=None, started=None, finished=None)
-        for position, step in enumerate(spec["steps"])
-    ]
-    rows = [{k: v for k, v in _columns(step, Step).items() if k != "id"} for step in steps]
-    ids = connection.execute(insert(Step).returning(Step.id, sort_by_parameter_order=True), rows).scalars()
-    for step, step_id in zip(steps, ids, strict=True):
-        step.id = step_id
-    roots = [s for s in steps if not s.after]
-    job_ids, queued = defer(driver(session), [Deferral(s.id, str(submission.id), s.task["backend"]["name"])
-                                              for s in roots], priority=priority)
+    connection = driver(session)
+    submission = StoredSubmission(id=uuid.uuid4(), job_name=spec["name"], name=name, priority=priority,
+                                  created=utcnow(), steps=[])
+    connection.execute(_INSERT_SUBMISSION, {
+        "id": submission.id, "job_name": submission.job_name, "name": name, "priority": priority,
+        "client": client[:128], "token_id": token_id, "use_cache": use_cache, "params": Jsonb(values),
+        "created": submission.created,
+    })
+    _store_inputs(session.connection(), submission.id, spec, inputs)
+    step_specs = spec["steps"]
+    ids = dict(connection.execute(_INSERT_STEPS, {
+        "submission_id": submission.id,
+        "steps": Jsonb([{"name": step["name"], "task": step["task"], "spec": tasks[step["task"]],
+                         "params": values.get(step["name"], {}), "after": step["after"]} for step in step_specs]),
+    }).fetchall())
+    submission.steps = [StoredStep(id=ids[position], name=step["name"], task_name=step["task"],
+                                   task=tasks[step["task"]], after=step["after"])
+                        for position, step in enumerate(step_specs)]
+    roots = [s for s in submission.steps if not s.after]
+    job_ids, queued = defer(connection, [Deferral(s.id, str(submission.id), s.task["backend"]["name"])
+                                         for s in roots], priority=priority)
     for step in roots:
         step.state, step.queue_job_id, step.queued = StepState.QUEUED, job_ids[step.id], queued
-    submission.steps, submission.results = steps, []
     return submission
-
-
-def _columns(obj: Any, model: type) -> dict[str, Any]:
-    """The column values of a transient model object, for a Core INSERT."""
-    return {column.key: getattr(obj, column.key) for column in model.__table__.columns}
 
 
 def _check_inputs(spec: dict[str, Any], inputs: dict[str, Upload]) -> None:
@@ -121,9 +169,9 @@ def _resolve_params(spec: dict[str, Any], tasks: dict[str, dict], given: dict[st
     return values
 
 
-def _store_inputs(connection: Connection, submission: Submission, spec: dict[str, Any],
+def _store_inputs(connection: Connection, submission_id: uuid.UUID, spec: dict[str, Any],
                   inputs: dict[str, Upload]) -> None:
-    stem = str(submission.id)
+    stem = str(submission_id)
     rows = []
     for position, declaration in enumerate(spec["inputs"]):
         upload = inputs.get(declaration["name"])
@@ -131,7 +179,7 @@ def _store_inputs(connection: Connection, submission: Submission, spec: dict[str
             continue
         infix = "" if position == 0 else f".{declaration['name']}"
         rows.append({
-            "submission_id": submission.id, "position": position, "name": declaration["name"],
+            "submission_id": submission_id, "position": position, "name": declaration["name"],
             "filename": f"{stem}{infix}{declaration['glob']}", "original_name": (upload.filename or "")[:255],
             "sha256": blobs.put(connection, upload.data), "size": len(upload.data),
         })
