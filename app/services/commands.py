@@ -7,6 +7,7 @@ A placeholder may also be written `${ID}` to separate it from following letters.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 
@@ -54,12 +55,18 @@ def _may_render_several(spec: ParamSpec) -> bool:
     return not simple and spec.spacing and not spec.switchless
 
 
+@functools.lru_cache(maxsize=1024)
+def _split(executable: str) -> tuple[str, ...]:
+    """The template's words (parsed once per template and process: every step of a task uses it)."""
+    return tuple(shlex.split(executable, posix=True))
+
+
 def check_executable(
     executable: str, *, n_in: int, n_out: int, params: list[ParamSpec]
 ) -> list[str]:
     """Load-time problems with an executable template; [] when fine."""
     try:
-        tokens = shlex.split(executable, posix=True)
+        tokens = _split(executable)
     except ValueError as exc:
         return [f"The executable has unbalanced quotes or a trailing escape ({exc})"]
     if not tokens or not tokens[0]:
@@ -129,7 +136,7 @@ def build_argv(
     problems = check_executable(executable, n_in=len(inputs), n_out=len(out_globs), params=specs)
     if problems:
         raise ConfigError("The executable is not valid: " + "; ".join(problems))
-    tokens = shlex.split(executable, posix=True)
+    tokens = _split(executable)
     found = [_placeholders(token) for token in tokens]
     kinds = {ph for per_token in found for _, ph in per_token}
     value_at = _value_index(specs)

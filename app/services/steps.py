@@ -40,7 +40,7 @@ _START = """
         WHERE id = %(id)s RETURNING attempts
     )
     INSERT INTO attempts (step_id, number, worker, outcome, stdout, stderr, started)
-    SELECT %(id)s, attempts, %(worker)s, '', '', '', %(now)s FROM s RETURNING number
+    SELECT %(id)s, attempts, %(worker)s, '', '', '', %(now)s FROM s
 """
 # The end of an attempt in one statement: the attempt, its step, and its queue job.
 _CLOSE = """
@@ -109,8 +109,8 @@ def _begin(connection: Connection, snapshot: dag.Snapshot, step: dag.StepRow, qu
         cache.reuse(connection, snapshot, step, source)
         connection.execute(_FINISH, {"job_id": queue_job_id})
         return Claim(queue_job_id, None)
-    values = {"id": step.id, "now": utcnow(), "cache_key": key, "worker": worker}
-    attempt = _scalar(connection.execute(_START, values))
+    connection.execute(_START, {"id": step.id, "now": utcnow(), "cache_key": key, "worker": worker})
+    attempt = step.attempts + 1  # as _START counts it: the snapshot is locked, so nobody else counts
     step.state, step.attempts = StepState.RUNNING, attempt
     work = StepWork(step_id=step.id, attempt=attempt, submission_id=snapshot.id, step_name=step.name,
                     task=step.task, params=step.params, files=[(name, bytes(data)) for name, _, data in files])
@@ -130,10 +130,6 @@ def finish_queue_job(connection: Connection, queue_job_id: int) -> None:
     """Remove a finished queue job (our steps table keeps the history)."""
     connection.execute(_FINISH, {"job_id": queue_job_id})
 
-
-def _scalar(cursor):
-    row = cursor.fetchone()
-    return row[0] if row else None
 
 
 def record(
