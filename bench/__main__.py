@@ -3,6 +3,10 @@
 Every measurement makes its own database on the server (CREATE DATABASE bench_<name>_<random>,
 dropped afterwards). Progress goes to stderr, the table to stdout, and everything to
 bench/results/latest.json.
+
+On a machine whose speed drifts (a shared virtual machine), use --rounds 3 or more: the selected
+measurements then run round after round, interleaved, and each figure is the median of its rounds,
+so a slow spell weighs on ours and on the baselines alike.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import statistics
 import sys
 import time
 import traceback
@@ -53,8 +58,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=4, help="runners per worker process [4]")
     parser.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients for the POSTs [16]")
     parser.add_argument("--web-processes", type=int, default=2, help="gunicorn processes [2]")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the selected measurements this many times, interleaved, and report "
+                             "the median of each figure [1]")
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"JSON results [{RESULTS}]")
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     unknown = [name for name in args.only if name not in MEASUREMENTS]
     if unknown:
         parser.error(f"unknown measurement(s) {', '.join(unknown)}; choose from {', '.join(MEASUREMENTS)}")
@@ -66,7 +76,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
-    metrics: dict = {}
+    rounds: list[dict] = []
     failed: list[str] = []
     loads: dict[str, float | None] = {}
     with database_server(args.database_url) as server_url:
@@ -74,20 +84,13 @@ def main(argv: list[str] | None = None) -> int:
                       workers=args.workers, concurrency=args.concurrency, web_processes=args.web_processes,
                       clients=args.clients)
         log(f"server {server_url.split('@')[-1]}, logs in {ctx.logdir}")
-        for name, measure in MEASUREMENTS.items():
-            if name not in args.only:
-                continue
-            busy = busy_fraction()
-            loads[name] = None if busy is None else round(busy, 3)
-            log(f"--- {name}" + ("" if busy is None else f" (CPU {busy:.0%} busy with other work)"))
-            if busy is not None and busy > BUSY:
-                ctx.note(f"other work kept the CPUs {busy:.0%} busy just before {name}: its numbers are not reliable")
-            try:
-                metrics.update(measure(ctx))
-            except Exception as exc:  # one broken measurement must not lose the others
-                traceback.print_exc(file=sys.stderr)
-                ctx.note(f"{name} failed: {type(exc).__name__}: {exc}")
-                failed.append(name)
+        for number in range(1, args.rounds + 1):
+            if args.rounds > 1:
+                log(f"=== round {number} of {args.rounds}")
+            rounds.append(run_round(ctx, args.only, loads, failed))
+    metrics = median_metrics(rounds)
+    if args.rounds > 1:
+        metrics["rounds"] = args.rounds
     rows = report.build_rows(metrics)
     meta = {
         "generated": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -108,6 +111,36 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  - {note}")
     print(f"\n{meta['duration_s']} s; JSON in {args.output}; logs in {ctx.logdir}")
     return 1 if failed else 0
+
+
+def run_round(ctx: Context, only: list[str], loads: dict[str, float | None], failed: list[str]) -> dict:
+    """Each selected measurement once; their metrics."""
+    metrics: dict = {}
+    for name, measure in MEASUREMENTS.items():
+        if name not in only:
+            continue
+        busy = busy_fraction()
+        loads[name] = None if busy is None else round(busy, 3)
+        log(f"--- {name}" + ("" if busy is None else f" (CPU {busy:.0%} busy with other work)"))
+        if busy is not None and busy > BUSY:
+            ctx.note(f"other work kept the CPUs {busy:.0%} busy just before {name}: its numbers are not reliable")
+        try:
+            metrics.update(measure(ctx))
+        except Exception as exc:  # one broken measurement must not lose the others
+            traceback.print_exc(file=sys.stderr)
+            ctx.note(f"{name} failed: {type(exc).__name__}: {exc}")
+            failed.append(name)
+    return metrics
+
+
+def median_metrics(rounds: list[dict]) -> dict:
+    """Each figure's median over the rounds that produced it (non-numbers: the last round's)."""
+    combined: dict = {}
+    for key in dict.fromkeys(k for metrics in rounds for k in metrics):
+        values = [metrics[key] for metrics in rounds if metrics.get(key) is not None]
+        numeric = values and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+        combined[key] = statistics.median(values) if numeric else (values[-1] if values else None)
+    return combined
 
 
 if __name__ == "__main__":

@@ -35,9 +35,11 @@ def service(database_url, sessions):
     port = free_port()
     process = runtime.serve(database_url, host="127.0.0.1", port=port, processes=1)
     base = f"http://127.0.0.1:{port}"
-    wait_healthy(base, process)
-    yield base
-    stop(process)
+    try:
+        wait_healthy(base, process)
+        yield base
+    finally:
+        stop(process)
 
 
 def wait_healthy(base: str, process: subprocess.Popen, timeout: float = 30) -> None:

@@ -76,3 +76,18 @@ def test_percentile():
     assert percentile([3.0, 1.0, 2.0], 50) == 2.0
     assert percentile([1.0, 2.0, 3.0, 4.0], 100) == 4.0
     assert percentile([5.0], 99) == 5.0
+
+
+def test_rounds_are_combined_by_median():
+    from bench.__main__ import median_metrics
+
+    rounds = [{"fullstack_steps_per_s": 100.0, "celery_steps_per_s": 300.0, "server": "a"},
+              {"fullstack_steps_per_s": 50.0, "celery_steps_per_s": 310.0, "server": "b"},
+              {"fullstack_steps_per_s": 120.0, "server": "c"}]  # celery failed in the last round
+    combined = median_metrics(rounds)
+    assert combined["fullstack_steps_per_s"] == 100.0
+    assert combined["celery_steps_per_s"] == 305.0
+    assert combined["server"] == "c"
+    assert parse_args(["--rounds", "3"]).rounds == 3
+    with pytest.raises(SystemExit):
+        parse_args(["--rounds", "0"])
