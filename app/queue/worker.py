@@ -147,6 +147,7 @@ class Worker:
         """Run a claimed step and record it; the next step of its pipeline, if this worker took it."""
         with self._lock:
             abort = self._running.setdefault(claim.queue_job_id, threading.Event())
+        following = None
         try:
             try:
                 outcome = execute(claim.work, self.settings, stop=abort, guard=self._watchdog)
@@ -155,13 +156,14 @@ class Worker:
                 outcome = Outcome(FAIL, None, f"Step {claim.work.step_name} could not be run: {exc}")
             # Registered before this one is released, so the heartbeat never sees it unowned.
             following = self._record(claim, outcome)
-            if following is not None:
+            if following is not None:  # usually under the same queue job, handed over
                 with self._lock:
-                    self._running[following.queue_job_id] = threading.Event()
+                    self._running.setdefault(following.queue_job_id, threading.Event())
             return following
         finally:
-            with self._lock:
-                self._running.pop(claim.queue_job_id, None)
+            if following is None or following.queue_job_id != claim.queue_job_id:
+                with self._lock:
+                    self._running.pop(claim.queue_job_id, None)
 
     def _record(self, claim: steps.Claim, outcome: Outcome) -> steps.Claim | None:
         # The outcome must not be lost to a passing database outage: retry until recorded.

@@ -110,15 +110,23 @@ class Taker:
                      and not s.task.get("cache")), None)
 
 
+@dataclass(frozen=True)
+class Handover:
+    """A step that goes on under the queue job of the step its worker just finished (see chain)."""
+
+    step: StepRow
+    queue_job_id: int
+
+
 def queue(
     connection: Connection, snapshot: Snapshot, steps: list[StepRow], *, delay: float = 0.0,
-    taken: StepRow | None = None, taker: Taker | None = None,
+    handover: Handover | None = None,
 ) -> dict[int, int]:
-    """Hand `steps` to the queue, in this transaction (`taken`, one of them, as taken by `taker`);
-    their queue job ids by step id."""
+    """Hand `steps` to the queue, in this transaction (the `handover` step, one of them, under its
+    worker's queue job); their queue job ids by step id."""
     job_ids, _ = defer(connection, [Deferral(s.id, snapshot.id, queue_name(s)) for s in steps],
-                       priority=snapshot.priority, delay=delay, taken=taken.id if taken else None,
-                       worker_id=taker.worker_id if taken and taker else None)
+                       priority=snapshot.priority, delay=delay,
+                       handover=(handover.step.id, handover.queue_job_id) if handover else None)
     for step in steps:
         step.state = StepState.QUEUED
     return job_ids
@@ -135,23 +143,26 @@ def succeed(connection: Connection, snapshot: Snapshot, step: StepRow, **values:
     release(connection, snapshot, step)
 
 
-def release(
-    connection: Connection, snapshot: Snapshot, step: StepRow, taker: Taker | None = None,
-) -> tuple[StepRow, int] | None:
-    """After `step` completed: queue each child it was the last parent of, end the submission if
-    done. With a `taker`, one of the queued children is queued as taken by it: that child and its
-    queue job id are returned."""
-    children = [c for c in snapshot.steps if step.name in c.after and c.state == StepState.PENDING]
+def released_by(snapshot: Snapshot, step: StepRow) -> list[StepRow]:
+    """The children that become runnable when `step` completes (it is their last pending parent)."""
+    return [c for c in _children(snapshot, step) if c.waiting_for == 1]
+
+
+def _children(snapshot: Snapshot, step: StepRow) -> list[StepRow]:
+    return [c for c in snapshot.steps if step.name in c.after and c.state == StepState.PENDING]
+
+
+def release(connection: Connection, snapshot: Snapshot, step: StepRow, handover: Handover | None = None) -> None:
+    """After `step` completed: queue each child it was the last parent of (the `handover` one, if
+    given, under its worker's queue job), and end the submission if it is done."""
+    children = _children(snapshot, step)
     for child in children:
         child.waiting_for -= 1
     waiting = [c.id for c in children if c.waiting_for > 0]  # the others are queued below
     if waiting:
         connection.execute(_WAITING, {"ids": waiting})
-    runnable = [c for c in children if c.waiting_for == 0]
-    taken = taker.pick(runnable) if taker else None
-    queued = queue(connection, snapshot, runnable, taken=taken, taker=taker)
+    queue(connection, snapshot, [c for c in children if c.waiting_for == 0], handover=handover)
     complete_if_done(connection, snapshot)
-    return (taken, queued[taken.id]) if taken else None
 
 
 def skip_rest(connection: Connection, snapshot: Snapshot) -> None:

@@ -42,7 +42,8 @@ _START = """
     INSERT INTO attempts (step_id, number, worker, outcome, stdout, stderr, started)
     SELECT %(id)s, attempts, %(worker)s, '', '', '', %(now)s FROM s
 """
-# The end of an attempt in one statement: the attempt, its step, and its queue job.
+# The end of an attempt in one statement: the attempt, its step, and its queue job (unless the job
+# is handed over to the next step).
 _CLOSE = """
     WITH attempt AS (
         UPDATE attempts SET exit_status = %(exit_status)s, outcome = %(outcome)s, stdout = %(stdout)s,
@@ -53,7 +54,7 @@ _CLOSE = """
                          finished = %(finished)s, cache_key = CASE WHEN %(keep_cache_key)s THEN cache_key END
         WHERE id = %(id)s
     )
-    SELECT procrastinate_finish_job_v1(%(job_id)s, 'succeeded', true)
+    SELECT procrastinate_finish_job_v1(%(job_id)s, 'succeeded', true) WHERE %(finish_job)s
 """
 _FORGET_ATTEMPT = "DELETE FROM attempts WHERE step_id = %(id)s AND number = %(number)s"
 _CRASH_ATTEMPT = (
@@ -148,6 +149,8 @@ def record(
         finish_queue_job(connection, queue_job_id)
         return None  # cancelled or purged, or superseded by a later attempt: keep what is recorded
     retrying = outcome.action == RETRY and step.attempts <= step.task.get("retries", 0)
+    # The step this worker goes on with, under the same queue job.
+    taken = taker.pick(dag.released_by(snapshot, step)) if taker and outcome.action == SUCCESS else None
     now = utcnow()
     state = (StepState.RUNNING if retrying else StepState.COMPLETE if outcome.action in (SUCCESS, TERMINATE)
              else StepState.ERROR)
@@ -157,6 +160,7 @@ def record(
         "stderr": outcome.stderr, "message": outcome.message, "state": state,
         "finished": None if retrying else now,
         "keep_cache_key": outcome.action != TERMINATE,  # an early end is not a result to reuse
+        "finish_job": taken is None,
     })
     step.state = state
     if retrying:
@@ -164,8 +168,8 @@ def record(
         return None  # this attempt's files are dropped: the next attempt makes its own
     _store_outputs(connection, snapshot, step, outcome)
     if outcome.action == SUCCESS:
-        taken = dag.release(connection, snapshot, step, taker)
-        return _begin(connection, snapshot, taken[0], taken[1], taker.worker) if taken else None
+        dag.release(connection, snapshot, step, dag.Handover(taken, queue_job_id) if taken else None)
+        return _begin(connection, snapshot, taken, queue_job_id, taker.worker) if taken else None
     dag.skip_rest(connection, snapshot)
     if outcome.action == TERMINATE:
         dag.complete_if_done(connection, snapshot, outcome.message)

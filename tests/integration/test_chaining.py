@@ -153,6 +153,7 @@ def test_recording_worker_takes_one_child_in_the_same_transaction(sessions, load
         following = steps.record(driver(session), queue_job_id=first.queue_job_id, work=first.work,
                                  outcome=Outcome(SUCCESS, 0), taker=taker)
     assert following.work.step_name == "b" and following.work.attempt == 1
+    assert following.queue_job_id == first.queue_job_id  # a's queue job, handed over to b
     with sessions() as session:
         assert queued_step_ids(session) == [step_id(sessions, sub_id, "c")]  # left for any worker
         doing = session.execute(text("SELECT (args->>'step_id')::bigint, worker_id FROM procrastinate_jobs "
