@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 
+import psycopg
 from flask import Flask, current_app, jsonify, request
 from flask_smorest import abort
 from sqlalchemy.exc import DataError, OperationalError
@@ -39,16 +40,19 @@ def register_error_handlers(app: Flask) -> None:
             response.headers["Retry-After"] = str(exc.retry_after)
         return response, status
 
+    # Each database error twice: from SQLAlchemy, and from psycopg itself (the hot paths' SQL).
     @app.errorhandler(DataError)
-    def _bad_value(exc: DataError):
+    @app.errorhandler(psycopg.DataError)
+    def _bad_value(exc: DataError | psycopg.DataError):
         # Values the database cannot hold (NUL characters, out-of-range numbers) that got past
         # the schemas: the client's fault, not ours.
-        log.info("value refused by the database: %s", exc.orig)
+        log.info("value refused by the database: %s", getattr(exc, "orig", exc))
         return error_body(400, "A value in the request cannot be stored or searched for")
 
     @app.errorhandler(OperationalError)
-    def _database_down(exc: OperationalError):
-        log.warning("database unavailable: %s", exc.orig)
+    @app.errorhandler(psycopg.OperationalError)
+    def _database_down(exc: OperationalError | psycopg.OperationalError):
+        log.warning("database unavailable: %s", getattr(exc, "orig", exc))
         return error_body(503, "The database is unavailable; try again shortly")
 
     @app.errorhandler(HTTPException)

@@ -19,7 +19,11 @@ from app.services import cache, dag, workspace
 from app.services.execution import RETRY, SUCCESS, TERMINATE, Outcome, StepWork
 
 _FETCH = "SELECT id, args FROM procrastinate_fetch_job_v2(CAST(%(queues)s AS varchar[]), %(worker_id)s)"
-_FINISH = "SELECT procrastinate_finish_job_v1(%(job_id)s, 'succeeded', true)"
+# Only while the job still names the step: it may have been handed over to the next one, or be gone.
+_FINISH = (
+    "SELECT procrastinate_finish_job_v1(id, 'succeeded', true) FROM procrastinate_jobs "
+    "WHERE id = %(job_id)s AND args->>'step_id' = CAST(%(step_id)s AS text) AND status IN ('todo', 'doing')"
+)
 # The submission's inputs, then its ancestors' results (in job order), matching the in_globs.
 _FILES = """
     SELECT f.name, f.sha256, b.data FROM (
@@ -94,7 +98,7 @@ def claim(connection: Connection, *, queues: list[str] | None, worker_id: int, w
         SubmissionState.CANCELLED, SubmissionState.ERROR, SubmissionState.CRASH,
     ):
         # Purged, skipped or cancelled after it was queued: the queue job has nothing left to do.
-        finish_queue_job(connection, row.id)
+        finish_queue_job(connection, row.id, int(row.args["step_id"]))
         return Claim(row.id, None)
     dag.start_running(connection, snapshot)
     return _begin(connection, snapshot, step, row.id, worker)
@@ -108,7 +112,7 @@ def _begin(connection: Connection, snapshot: dag.Snapshot, step: dag.StepRow, qu
     source = cache.find(connection, key) if key and snapshot.use_cache else None
     if source is not None:
         cache.reuse(connection, snapshot, step, source)
-        connection.execute(_FINISH, {"job_id": queue_job_id})
+        finish_queue_job(connection, queue_job_id, step.id)
         return Claim(queue_job_id, None)
     connection.execute(_START, {"id": step.id, "now": utcnow(), "cache_key": key, "worker": worker})
     attempt = step.attempts + 1  # as _START counts it: the snapshot is locked, so nobody else counts
@@ -127,9 +131,10 @@ def _files(connection: Connection, snapshot: dag.Snapshot, step: dag.StepRow) ->
         _FILES, {"submission_id": snapshot.id, "ancestors": ancestors, "globs": globs})]
 
 
-def finish_queue_job(connection: Connection, queue_job_id: int) -> None:
-    """Remove a finished queue job (our steps table keeps the history)."""
-    connection.execute(_FINISH, {"job_id": queue_job_id})
+def finish_queue_job(connection: Connection, queue_job_id: int, step_id: int) -> None:
+    """Remove the queue job of a step that is done with it (our steps table keeps the history),
+    unless the job has moved on to another step or is gone already."""
+    connection.execute(_FINISH, {"job_id": queue_job_id, "step_id": step_id})
 
 
 
@@ -146,7 +151,7 @@ def record(
     snapshot = dag.load(connection, work.submission_id)
     step = snapshot.step(work.step_id) if snapshot else None
     if step is None or step.state != StepState.RUNNING or step.attempts != work.attempt:
-        finish_queue_job(connection, queue_job_id)
+        finish_queue_job(connection, queue_job_id, work.step_id)
         return None  # cancelled or purged, or superseded by a later attempt: keep what is recorded
     retrying = outcome.action == RETRY and step.attempts <= step.task.get("retries", 0)
     # The step this worker goes on with, under the same queue job.
@@ -207,13 +212,13 @@ def lose_attempt(connection: Connection, *, submission_id: str, step_id: int, qu
     snapshot = dag.load(connection, submission_id)
     step = snapshot.step(step_id) if snapshot else None
     if step is None or step.state != StepState.RUNNING:
-        finish_queue_job(connection, queue_job_id)
+        finish_queue_job(connection, queue_job_id, step_id)
         return False
     connection.execute(_CRASH_ATTEMPT, {"id": step.id, "number": step.attempts})
     if step.attempts <= step.task.get("retries", 0):
         return True
     message = f"Step {step.name} was lost: its worker stopped responding"
-    finish_queue_job(connection, queue_job_id)
+    finish_queue_job(connection, queue_job_id, step_id)
     dag.set_step(connection, step, state=StepState.CRASH, message=message, finished=utcnow())
     dag.skip_rest(connection, snapshot)
     dag.end(connection, snapshot, SubmissionState.CRASH, message)

@@ -176,3 +176,21 @@ def test_only_the_children_left_to_others_wake_workers(sessions, load_config, da
                          outcome=Outcome(SUCCESS, 0), taker=dag.Taker(worker_id, "test"))
         notified = [n.payload for n in listener.notifies(timeout=1.0)]
     assert len(notified) == 1  # for c, not for b
+
+
+def test_an_outcome_recorded_again_leaves_the_handed_over_job_alone(sessions, load_config):
+    """If a record's commit went through unseen (the connection failed) and the worker records the
+    outcome again, the queue job now running the next step must survive."""
+    load_config(DIAMOND)
+    submit(sessions)
+    first = _claim(sessions)
+    with sessions() as session:
+        worker_id = session.execute(text("SELECT max(id) FROM procrastinate_workers")).scalar()
+    taker = dag.Taker(worker_id, "test")
+    for _ in range(2):
+        with transaction(sessions) as session:
+            steps.record(driver(session), queue_job_id=first.queue_job_id, work=first.work,
+                         outcome=Outcome(SUCCESS, 0), taker=taker)
+    with sessions() as session:
+        doing = session.execute(text("SELECT id FROM procrastinate_jobs WHERE status = 'doing'")).scalars().all()
+    assert doing == [first.queue_job_id]

@@ -108,6 +108,14 @@ def test_bad_submissions_are_4xx_and_store_nothing(client, configured, sessions,
     assert stored(sessions) == (0, 0, 0)
 
 
+@pytest.mark.parametrize("body", [{"job": "co\u0000unt"}, {"job": "count", "name": "a\u0000b",
+                                   "params": {"count_label": "a.txt"}, "inputs": {"input_data": "x"}}])
+def test_values_the_database_cannot_hold_are_400(client, configured, sessions, body):
+    response = post_json(client, body)
+    assert response.status_code == 400, response.json
+    assert stored(sessions) == (0, 0, 0)
+
+
 def test_disabled_job_is_403(client, configured, sessions):
     response = post_json(client, {"job": "hidden", "params": {"count_label": "a.txt"}, "inputs": {"input_data": "x"}})
     assert response.status_code == 403
