@@ -31,9 +31,12 @@ tasks:
     environment: {{LOG: "{log}", NAP: "{nap}"}}
     parameters: [{{name: code, switchless: true, default: "{code}"}}]
   - {{name: then, backend: local, executable: "true", in_globs: [".txt"]}}
+  - {{name: first, backend: local, executable: "true", in_globs: [".txt"]}}
 jobs:
   - name: slow
     steps: [{{task: slow}}, {{task: then}}]
+  - name: late  # `slow` runs under the queue job its worker handed over from `first`
+    steps: [{{task: first}}, {{task: slow}}, {{task: then}}]
 """
 STALL = {"AA_STALLED_AFTER_SECONDS": "3", "AA_RETRY_BACKOFF_SECONDS": "0.2"}
 
@@ -53,10 +56,11 @@ def wait_for_lines(path, n, timeout=20):
 
 
 @pytest.mark.slow
-def test_sigkill_mid_step_retried_elsewhere_and_orphan_killed(api, workers, tmp_path, sessions):
+@pytest.mark.parametrize(("job", "attempts"), [("slow", [2, 1]), ("late", [1, 2, 1])])
+def test_sigkill_mid_step_retried_elsewhere_and_orphan_killed(api, workers, tmp_path, sessions, job, attempts):
     log = configure(api, tmp_path, nap=30)
     (victim,) = workers(1, env=STALL)
-    body = api.submit("slow", files={"input_data": ("a.txt", "x")})
+    body = api.submit(job, files={"input_data": ("a.txt", "x")})
     (orphan,) = wait_for_lines(log, 1)
     os.kill(victim.pid, signal.SIGKILL)
     killed = time.monotonic()
@@ -70,13 +74,13 @@ def test_sigkill_mid_step_retried_elsewhere_and_orphan_killed(api, workers, tmp_
           f"(stall limit 3 s)")
     final = api.wait_done(body["id"])
     assert final["state"] == "Complete", final
-    assert [s["attempts"] for s in final["steps"]] == [2, 1]
+    assert [s["attempts"] for s in final["steps"]] == attempts
     assert detected < 3 + 3 + 5  # stall limit + the new worker's own settling period + margin
     log_1 = api.get(f"/api/submissions/{body['id']}/steps/slow/log?attempt=1").json()
     assert "stopped responding" in log_1["stderr"]
     with sessions() as session:
         outcomes = session.execute(text("SELECT outcome FROM attempts ORDER BY step_id, number")).scalars().all()
-    assert outcomes == ["crash", "success", "success"]
+    assert outcomes == ["success"] * (len(attempts) - 2) + ["crash", "success", "success"]
 
 
 @pytest.mark.slow
