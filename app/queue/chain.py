@@ -48,7 +48,9 @@ _DEFER = """
         SELECT * FROM handed_over UNION ALL SELECT * FROM inserted
     )
     UPDATE steps SET state = 'Queued', queue_job_id = jobs.id, queued = %(now)s, waiting_for = 0
-    FROM jobs WHERE steps.id = jobs.step_id
+    -- The ids again as an array: the planner cannot see how few rows `jobs` holds, and would
+    -- otherwise scan the whole steps table for them.
+    FROM jobs WHERE steps.id = jobs.step_id AND steps.id = ANY(CAST(%(step_ids)s AS bigint[]))
     RETURNING steps.id, steps.queue_job_id
 """
 
@@ -75,6 +77,7 @@ def defer(
         return {}, now
     rows = connection.execute(_DEFER, {
         "steps": Jsonb([asdict(s) for s in steps]),
+        "step_ids": [s.step_id for s in steps],
         "task_name": TASK_NAME,
         "priority": PRIORITIES.get(priority, 0),
         "scheduled_at": now + timedelta(seconds=delay) if delay > 0 else None,
