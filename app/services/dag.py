@@ -17,15 +17,9 @@ from app.models import STEP_DONE, StepState, SubmissionState
 from app.models.base import utcnow
 from app.queue.chain import Deferral, defer
 
-# Two statements, not one: a statement reads the steps as of its own start, so they must be read
-# by a statement that begins after the lock is granted (after the previous holder committed).
-_LOCK = (
-    "SELECT state, priority, use_cache, finished IS NOT NULL AS finished FROM submissions WHERE id = %(id)s FOR UPDATE"
-)
-_STEPS = (
-    "SELECT id, name, after, state, attempts, waiting_for, task, params FROM steps "
-    "WHERE submission_id = %(id)s ORDER BY position"
-)
+# The submission locked, then its steps read by a statement that starts after the lock is granted
+# (migration 0007): each row is the submission's state, priority, use_cache, finished, then a step.
+_LOCK = "SELECT * FROM aa_lock_submission_v1(%(id)s)"
 _WAITING = "UPDATE steps SET waiting_for = waiting_for - 1 WHERE id = ANY(%(ids)s)"
 _SKIP = "UPDATE steps SET state = 'Skipped' WHERE id = ANY(%(ids)s)"
 FINISHED_CHANNEL = "aa_submission_finished"  # NOTIFY payload: the submission id, sent on commit
@@ -78,11 +72,11 @@ class Snapshot:
 
 def load(connection: Connection, submission_id: str | uuid.UUID) -> Snapshot | None:
     """Lock the submission and read its steps; None if it no longer exists."""
-    submission = connection.execute(_LOCK, {"id": submission_id}).fetchone()
-    if submission is None:
-        return None
-    snapshot = Snapshot(str(submission_id), *submission)
-    snapshot.steps = [StepRow(*row) for row in connection.execute(_STEPS, {"id": submission_id})]
+    rows = connection.execute(_LOCK, {"id": submission_id}).fetchall()
+    if not rows:
+        return None  # a submission has at least one step
+    snapshot = Snapshot(str(submission_id), *rows[0][:4])
+    snapshot.steps = [StepRow(*row[4:]) for row in rows]
     return snapshot
 
 
