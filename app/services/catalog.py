@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
-from app.db import driver, run
+from app.db import run
 from app.errors import ConfigError, Forbidden, InvalidInput
 from app.models import Backend, Job, Task
 from app.models.base import utcnow
@@ -86,11 +87,13 @@ _JOB_WITH_TASKS = """
 """
 
 
-def runnable_job_with_tasks(session: Session, name: Any) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+def runnable_job_with_tasks(
+    connection: psycopg.Connection, name: Any,
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """The spec of a job a client wants to run and its tasks' specs, or a 4xx error saying why not."""
     if not isinstance(name, str) or not name:
         raise InvalidInput("A job name is required", errors={"job": ["is required"]})
-    row = run(driver(session), _JOB_WITH_TASKS, {"name": name}).fetchone()  # on the hot path: psycopg directly
+    row = run(connection, _JOB_WITH_TASKS, {"name": name}).fetchone()  # on the hot path: psycopg directly
     if row is None:
         raise InvalidInput(f"There is no job named {name!r}", errors={"job": ["unknown job"]})
     if not row.runnable:

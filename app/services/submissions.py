@@ -94,7 +94,8 @@ def submit(
     This is the hot path of the API: three plain statements on the psycopg connection (the
     submission, its steps, its root steps' queue jobs), plus one per input file.
     """
-    spec, tasks = catalog.runnable_job_with_tasks(session, job)
+    connection = driver(session)
+    spec, tasks = catalog.runnable_job_with_tasks(connection, job)
     if len(name) > 128:
         raise InvalidInput("The name is too long", errors={"name": ["must be at most 128 characters"]})
     if priority not in PRIORITIES:
@@ -105,7 +106,6 @@ def submit(
                         "cannot run yet")
     _check_inputs(spec, inputs)
     values = _resolve_params(spec, tasks, params)
-    connection = driver(session)
     submission = StoredSubmission(id=uuid.uuid4(), job_name=spec["name"], name=name, priority=priority,
                                   created=utcnow(), steps=[])
     connection.execute(_INSERT_SUBMISSION, {
