@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ERROR_FILE = ".aa/error.json"
+from app.backends import python_child
+from app.backends.python_child import ERROR_FILE
+
 PARAMS_FILE = ".aa/params.json"
 
 
@@ -20,7 +22,7 @@ def argv(function: str, *, params: dict[str, Any], inputs: list[str], stem: str,
     """The command that calls `function` in a child interpreter (the parameters go in a file)."""
     (workdir / PARAMS_FILE).parent.mkdir(exist_ok=True)
     (workdir / PARAMS_FILE).write_text(json.dumps(params))
-    return [sys.executable, "-m", "app.backends.python_child", function, PARAMS_FILE, stem, *inputs]
+    return [sys.executable, python_child.__file__, function, PARAMS_FILE, stem, *inputs]
 
 
 def environment() -> dict[str, str]:

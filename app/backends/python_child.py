@@ -1,4 +1,8 @@
-"""Runs in the child process: call the function, store its value, report its exception."""
+"""Runs in the child process: call the function, store its value, report its exception.
+
+Run as a script by its path, and importing nothing of the `app` package: a child interpreter's
+start is most of a Python step's cost, and the package's imports were half of it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from app.backends.python import ERROR_FILE
+ERROR_FILE = ".aa/error.json"  # in the working directory; read back by app.backends.python
 
 
 def main(args: list[str]) -> int:
@@ -33,4 +37,5 @@ def main(args: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    del sys.path[0]  # this file's folder, which is not the user's: their modules come by PYTHONPATH
     sys.exit(main(sys.argv[1:]))
