@@ -9,7 +9,10 @@ Queue jobs are rows of Procrastinate's `procrastinate_jobs`, inserted as its
 difference: the step that a worker goes on with itself (the next step of its pipeline) is handed
 over the worker's queue job of the step it just finished: that job, still 'doing' for the same
 worker, now names the new step in its args. Nobody is woken for it, and the step costs no insert
-and no delete in the queue table. An operator sees one queue job walk down the pipeline.
+and no delete in the queue table. An operator sees one queue job walk down the pipeline. (Should
+the job no longer be the worker's, say requeued by a recovery that took the worker for dead, the
+step gets a new job, 'doing' for the worker, as a fetch would leave it; the old job, naming a
+finished step, is finished by whoever fetches it.)
 """
 
 from __future__ import annotations
@@ -38,11 +41,16 @@ _DEFER = """
         UPDATE procrastinate_jobs SET args = input.args, queue_name = input.queue, priority = %(priority)s
         FROM input WHERE input.step_id = CAST(%(handover_step)s AS bigint)
                      AND procrastinate_jobs.id = CAST(%(handover_job)s AS bigint)
+                     AND procrastinate_jobs.status = 'doing'
+                     AND procrastinate_jobs.worker_id = CAST(%(worker_id)s AS bigint)
         RETURNING procrastinate_jobs.id, input.step_id
     ), inserted AS (
-        INSERT INTO procrastinate_jobs (queue_name, task_name, priority, args, scheduled_at)
-        SELECT queue, %(task_name)s, %(priority)s, args, CAST(%(scheduled_at)s AS timestamptz)
-        FROM input WHERE step_id IS DISTINCT FROM CAST(%(handover_step)s AS bigint) ORDER BY ord
+        INSERT INTO procrastinate_jobs (queue_name, task_name, priority, args, scheduled_at, status, worker_id)
+        SELECT queue, %(task_name)s, %(priority)s, args, CAST(%(scheduled_at)s AS timestamptz),
+               CAST(CASE WHEN is_handover THEN 'doing' ELSE 'todo' END AS procrastinate_job_status),
+               CASE WHEN is_handover THEN CAST(%(worker_id)s AS bigint) END
+        FROM (SELECT *, (step_id = CAST(%(handover_step)s AS bigint)) IS TRUE AS is_handover FROM input) AS i
+        WHERE step_id NOT IN (SELECT step_id FROM handed_over) ORDER BY ord
         RETURNING id, CAST(args->>'step_id' AS bigint) AS step_id
     ), jobs AS (
         SELECT * FROM handed_over UNION ALL SELECT * FROM inserted
@@ -66,12 +74,12 @@ class Deferral:
 
 def defer(
     connection: Connection, steps: Sequence[Deferral], *, priority: str = "normal", delay: float = 0.0,
-    handover: tuple[int, int] | None = None,
+    handover: tuple[int, int, int] | None = None,
 ) -> tuple[dict[int, int], datetime]:
     """Queue `steps` in the connection's transaction and mark them Queued (runnable after `delay`
-    seconds). With `handover` (step id, queue job id), that step goes on under that queue job,
-    which the caller's worker holds. Return their queue job ids by step id, and the time they were
-    queued."""
+    seconds). With `handover` (step id, queue job id, worker id), that step goes on under that
+    queue job, which the worker holds. Return their queue job ids by step id, and the time they
+    were queued."""
     now = utcnow()
     if not steps:
         return {}, now
@@ -83,6 +91,7 @@ def defer(
         "scheduled_at": now + timedelta(seconds=delay) if delay > 0 else None,
         "handover_step": handover[0] if handover else None,
         "handover_job": handover[1] if handover else None,
+        "worker_id": handover[2] if handover else None,
         "now": now,
     })
     return {step_id: job_id for step_id, job_id in rows}, now

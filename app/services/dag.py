@@ -110,6 +110,7 @@ class Handover:
 
     step: StepRow
     queue_job_id: int
+    worker_id: int
 
 
 def queue(
@@ -120,7 +121,7 @@ def queue(
     worker's queue job); their queue job ids by step id."""
     job_ids, _ = defer(connection, [Deferral(s.id, snapshot.id, queue_name(s)) for s in steps],
                        priority=snapshot.priority, delay=delay,
-                       handover=(handover.step.id, handover.queue_job_id) if handover else None)
+                       handover=(handover.step.id, handover.queue_job_id, handover.worker_id) if handover else None)
     for step in steps:
         step.state = StepState.QUEUED
     return job_ids
@@ -146,17 +147,21 @@ def _children(snapshot: Snapshot, step: StepRow) -> list[StepRow]:
     return [c for c in snapshot.steps if step.name in c.after and c.state == StepState.PENDING]
 
 
-def release(connection: Connection, snapshot: Snapshot, step: StepRow, handover: Handover | None = None) -> None:
+def release(
+    connection: Connection, snapshot: Snapshot, step: StepRow, handover: Handover | None = None,
+) -> int | None:
     """After `step` completed: queue each child it was the last parent of (the `handover` one, if
-    given, under its worker's queue job), and end the submission if it is done."""
+    given, under its worker's queue job), and end the submission if it is done. Return the queue
+    job of the `handover` step (see chain for when it is not the one handed over)."""
     children = _children(snapshot, step)
     for child in children:
         child.waiting_for -= 1
     waiting = [c.id for c in children if c.waiting_for > 0]  # the others are queued below
     if waiting:
         connection.execute(_WAITING, {"ids": waiting})
-    queue(connection, snapshot, [c for c in children if c.waiting_for == 0], handover=handover)
+    job_ids = queue(connection, snapshot, [c for c in children if c.waiting_for == 0], handover=handover)
     complete_if_done(connection, snapshot)
+    return job_ids[handover.step.id] if handover else None
 
 
 def skip_rest(connection: Connection, snapshot: Snapshot) -> None:

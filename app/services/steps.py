@@ -173,8 +173,9 @@ def record(
         return None  # this attempt's files are dropped: the next attempt makes its own
     _store_outputs(connection, snapshot, step, outcome)
     if outcome.action == SUCCESS:
-        dag.release(connection, snapshot, step, dag.Handover(taken, queue_job_id) if taken else None)
-        return _begin(connection, snapshot, taken, queue_job_id, taker.worker) if taken else None
+        handover = dag.Handover(taken, queue_job_id, taker.worker_id) if taken else None
+        job_id = dag.release(connection, snapshot, step, handover)
+        return _begin(connection, snapshot, taken, job_id, taker.worker) if taken else None
     dag.skip_rest(connection, snapshot)
     if outcome.action == TERMINATE:
         dag.complete_if_done(connection, snapshot, outcome.message)

@@ -194,3 +194,30 @@ def test_an_outcome_recorded_again_leaves_the_handed_over_job_alone(sessions, lo
     with sessions() as session:
         doing = session.execute(text("SELECT id FROM procrastinate_jobs WHERE status = 'doing'")).scalars().all()
     assert doing == [first.queue_job_id]
+
+
+def test_a_job_requeued_meanwhile_is_not_handed_over(sessions, load_config):
+    """Taken for dead, the worker finishes its step after all: its queue job was requeued ('todo')
+    by a recovery, so the next step gets a job of its own, 'doing' for the worker; no one else can
+    start it."""
+    load_config(DIAMOND)
+    submit(sessions)
+    first = _claim(sessions)
+    with sessions() as session:
+        worker_id = session.execute(text("SELECT max(id) FROM procrastinate_workers")).scalar()
+    with transaction(sessions) as session:
+        session.execute(text("UPDATE procrastinate_jobs SET status = 'todo', worker_id = NULL WHERE id = :id"),
+                        {"id": first.queue_job_id})
+    with transaction(sessions) as session:
+        following = steps.record(driver(session), queue_job_id=first.queue_job_id, work=first.work,
+                                 outcome=Outcome(SUCCESS, 0), taker=dag.Taker(worker_id, "test"))
+    assert following.work.step_name == "b" and following.queue_job_id != first.queue_job_id
+    with sessions() as session:
+        jobs = session.execute(text("SELECT id, status, worker_id, (args->>'step_id')::bigint FROM procrastinate_jobs "
+                                    "ORDER BY id")).all()
+    by_id = {job_id: (status, worker, step) for job_id, status, worker, step in jobs}
+    assert by_id[following.queue_job_id] == ("doing", worker_id, following.work.step_id)
+    assert by_id[first.queue_job_id] == ("todo", None, first.work.step_id)  # finished by whoever fetches it
+    skipped = _claim(sessions)  # the requeued job names a finished step: finished, nothing run
+    assert skipped.queue_job_id == first.queue_job_id and skipped.work is None
+    assert _claim(sessions).work.step_name == "c"
