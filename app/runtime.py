@@ -88,7 +88,9 @@ def run_worker(url: str, *, queues: list[str], concurrency: int) -> None:
     from app.queue.worker import Worker
 
     settings = Settings.from_env()
-    engine = make_engine(url, pool_size=concurrency + 2, max_overflow=4)
+    # The runner threads keep connections of their own (DirectConnection); the pool serves the
+    # heartbeat, registering and unregistering.
+    engine = make_engine(url, pool_size=2, max_overflow=2)
     worker = Worker(sessions=make_sessionmaker(engine), settings=settings, queues=queues, concurrency=concurrency)
 
     def _stop(signum, _frame):

@@ -137,7 +137,6 @@ def finish_queue_job(connection: Connection, queue_job_id: int, step_id: int) ->
     connection.execute(_FINISH, {"job_id": queue_job_id, "step_id": step_id})
 
 
-
 def record(
     connection: Connection, *, queue_job_id: int, work: StepWork, outcome: Outcome, backoff: float = 1.0,
     taker: dag.Taker | None = None,

@@ -70,6 +70,18 @@ def _claim(sessions):
         return steps.claim(driver(session), queues=None, worker_id=worker_id, worker="test")
 
 
+def _succeed(session, claim, *, queue_job_id=None, taker=None):
+    """Record a successful outcome of `claim` in the session's transaction."""
+    return steps.record(driver(session), queue_job_id=queue_job_id or claim.queue_job_id, work=claim.work,
+                        outcome=Outcome(SUCCESS, 0), taker=taker)
+
+
+def _taker(sessions) -> dag.Taker:
+    """The last registered worker (the one `_claim` registered), taking steps it makes runnable."""
+    with sessions() as session:
+        return dag.Taker(session.execute(text("SELECT max(id) FROM procrastinate_workers")).scalar(), "test")
+
+
 def test_children_queued_only_when_parent_record_commits(sessions, load_config):
     load_config(DIAMOND)
     sub_id = submit(sessions)
@@ -77,7 +89,7 @@ def test_children_queued_only_when_parent_record_commits(sessions, load_config):
     assert claim.work.step_name == "a"
     with sessions() as session:
         session.begin()
-        steps.record(driver(session), queue_job_id=claim.queue_job_id, work=claim.work, outcome=Outcome(SUCCESS, 0))
+        _succeed(session, claim)
         session.flush()
         assert len(queued_step_ids(session)) == 2
         session.rollback()
@@ -85,7 +97,7 @@ def test_children_queued_only_when_parent_record_commits(sessions, load_config):
         assert queued_step_ids(session) == []
         assert session.get(Step, claim.work.step_id).state == StepState.RUNNING
     with transaction(sessions) as session:
-        steps.record(driver(session), queue_job_id=claim.queue_job_id, work=claim.work, outcome=Outcome(SUCCESS, 0))
+        _succeed(session, claim)
     with sessions() as session:
         assert queued_step_ids(session) == [step_id(sessions, sub_id, "b"), step_id(sessions, sub_id, "c")]
 
@@ -95,14 +107,14 @@ def test_fan_in_child_queued_once_when_parents_finish_together(sessions, load_co
     submit(sessions)
     first = _claim(sessions)
     with transaction(sessions) as session:
-        steps.record(driver(session), queue_job_id=first.queue_job_id, work=first.work, outcome=Outcome(SUCCESS, 0))
+        _succeed(session, first)
     b, c = _claim(sessions), _claim(sessions)
     barrier = threading.Barrier(2)
 
     def finish(claim):
         barrier.wait()
         with transaction(sessions) as session:
-            steps.record(driver(session), queue_job_id=claim.queue_job_id, work=claim.work, outcome=Outcome(SUCCESS, 0))
+            _succeed(session, claim)
 
     threads = [threading.Thread(target=finish, args=(x,)) for x in (b, c)]
     for t in threads:
@@ -121,7 +133,7 @@ def test_step_recorded_twice_chains_once(sessions, load_config):
     submit(sessions)
     claim = _claim(sessions)
     with transaction(sessions) as session:
-        steps.record(driver(session), queue_job_id=claim.queue_job_id, work=claim.work, outcome=Outcome(SUCCESS, 0))
+        _succeed(session, claim)
     with sessions() as session:
         before = queued_step_ids(session)
     with transaction(sessions) as session:
@@ -130,7 +142,7 @@ def test_step_recorded_twice_chains_once(sessions, load_config):
         job_id = session.execute(text("SELECT max(id) FROM procrastinate_jobs")).scalar()
         session.execute(text("UPDATE procrastinate_jobs SET status='doing' WHERE id=:id"), {"id": job_id})
     with transaction(sessions) as session:
-        steps.record(driver(session), queue_job_id=job_id, work=claim.work, outcome=Outcome(SUCCESS, 0))
+        _succeed(session, claim, queue_job_id=job_id)
     with sessions() as session:
         assert queued_step_ids(session) == before
 
@@ -139,41 +151,35 @@ def test_recording_worker_takes_one_child_in_the_same_transaction(sessions, load
     load_config(DIAMOND)
     sub_id = submit(sessions)
     first = _claim(sessions)
-    with sessions() as session:
-        worker_id = session.execute(text("SELECT max(id) FROM procrastinate_workers")).scalar()
-    taker = dag.Taker(worker_id, "test")
+    taker = _taker(sessions)
     with sessions() as session:
         session.begin()
-        steps.record(driver(session), queue_job_id=first.queue_job_id, work=first.work, outcome=Outcome(SUCCESS, 0),
-                     taker=taker)
+        _succeed(session, first, taker=taker)
         session.rollback()
     with sessions() as session:
         assert queued_step_ids(session) == []
     with transaction(sessions) as session:
-        following = steps.record(driver(session), queue_job_id=first.queue_job_id, work=first.work,
-                                 outcome=Outcome(SUCCESS, 0), taker=taker)
+        following = _succeed(session, first, taker=taker)
     assert following.work.step_name == "b" and following.work.attempt == 1
     assert following.queue_job_id == first.queue_job_id  # a's queue job, handed over to b
     with sessions() as session:
         assert queued_step_ids(session) == [step_id(sessions, sub_id, "c")]  # left for any worker
         doing = session.execute(text("SELECT (args->>'step_id')::bigint, worker_id FROM procrastinate_jobs "
                                      "WHERE status = 'doing'")).all()
-        assert doing == [(step_id(sessions, sub_id, "b"), worker_id)]
+        assert doing == [(step_id(sessions, sub_id, "b"), taker.worker_id)]
         assert session.get(Step, following.work.step_id).state == StepState.RUNNING
 
 
 def test_only_the_children_left_to_others_wake_workers(sessions, load_config, database_url):
-    """The taken child is inserted already 'doing': no NOTIFY wakes other workers for it."""
+    """The taken child goes on under its worker's queue job: no NOTIFY wakes other workers for it."""
     load_config(DIAMOND)
     submit(sessions)
     first = _claim(sessions)
-    with sessions() as session:
-        worker_id = session.execute(text("SELECT max(id) FROM procrastinate_workers")).scalar()
+    taker = _taker(sessions)
     with psycopg.connect(libpq_url(database_url), autocommit=True) as listener:
         listener.execute('LISTEN "procrastinate_any_queue_v1"')
         with transaction(sessions) as session:
-            steps.record(driver(session), queue_job_id=first.queue_job_id, work=first.work,
-                         outcome=Outcome(SUCCESS, 0), taker=dag.Taker(worker_id, "test"))
+            _succeed(session, first, taker=taker)
         notified = [n.payload for n in listener.notifies(timeout=1.0)]
     assert len(notified) == 1  # for c, not for b
 
@@ -184,13 +190,10 @@ def test_an_outcome_recorded_again_leaves_the_handed_over_job_alone(sessions, lo
     load_config(DIAMOND)
     submit(sessions)
     first = _claim(sessions)
-    with sessions() as session:
-        worker_id = session.execute(text("SELECT max(id) FROM procrastinate_workers")).scalar()
-    taker = dag.Taker(worker_id, "test")
+    taker = _taker(sessions)
     for _ in range(2):
         with transaction(sessions) as session:
-            steps.record(driver(session), queue_job_id=first.queue_job_id, work=first.work,
-                         outcome=Outcome(SUCCESS, 0), taker=taker)
+            _succeed(session, first, taker=taker)
     with sessions() as session:
         doing = session.execute(text("SELECT id FROM procrastinate_jobs WHERE status = 'doing'")).scalars().all()
     assert doing == [first.queue_job_id]
@@ -203,20 +206,18 @@ def test_a_job_requeued_meanwhile_is_not_handed_over(sessions, load_config):
     load_config(DIAMOND)
     submit(sessions)
     first = _claim(sessions)
-    with sessions() as session:
-        worker_id = session.execute(text("SELECT max(id) FROM procrastinate_workers")).scalar()
+    taker = _taker(sessions)
     with transaction(sessions) as session:
         session.execute(text("UPDATE procrastinate_jobs SET status = 'todo', worker_id = NULL WHERE id = :id"),
                         {"id": first.queue_job_id})
     with transaction(sessions) as session:
-        following = steps.record(driver(session), queue_job_id=first.queue_job_id, work=first.work,
-                                 outcome=Outcome(SUCCESS, 0), taker=dag.Taker(worker_id, "test"))
+        following = _succeed(session, first, taker=taker)
     assert following.work.step_name == "b" and following.queue_job_id != first.queue_job_id
     with sessions() as session:
         jobs = session.execute(text("SELECT id, status, worker_id, (args->>'step_id')::bigint FROM procrastinate_jobs "
                                     "ORDER BY id")).all()
     by_id = {job_id: (status, worker, step) for job_id, status, worker, step in jobs}
-    assert by_id[following.queue_job_id] == ("doing", worker_id, following.work.step_id)
+    assert by_id[following.queue_job_id] == ("doing", taker.worker_id, following.work.step_id)
     assert by_id[first.queue_job_id] == ("todo", None, first.work.step_id)  # finished by whoever fetches it
     skipped = _claim(sessions)  # the requeued job names a finished step: finished, nothing run
     assert skipped.queue_job_id == first.queue_job_id and skipped.work is None
