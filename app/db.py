@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import select
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from psycopg.pq import ConnStatus
 from psycopg.rows import namedtuple_row
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -26,11 +29,27 @@ def libpq_url(url: str) -> str:
 
 
 def make_engine(url: str, **kwargs) -> Engine:
-    """An engine that survives a database restart (pre-ping)."""
-    kwargs.setdefault("pool_pre_ping", True)
+    """An engine that survives a database restart: a pooled connection the server has closed
+    is replaced when it is checked out (see `_check_alive`)."""
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_engine(sqlalchemy_url(url), **kwargs)
+    engine = create_engine(sqlalchemy_url(url), **kwargs)
+    event.listen(engine, "checkout", _check_alive)
+    return engine
+
+
+def _check_alive(dbapi_connection: psycopg.Connection, _record, _proxy) -> None:
+    """Refuse a pooled connection that is closed, broken, or has something to read.
+
+    An idle connection (it never LISTENs) has nothing to read unless the server said goodbye:
+    a restart or a terminated backend sends an error and closes the socket. Looking costs a
+    syscall, where SQLAlchemy's pre-ping costs a round trip on every checkout (a fifth of a POST's
+    time here). The pool replaces a refused connection (up to three tries); a connection lost
+    without a word (a network cut) fails its first statement instead, and the pool is reset.
+    """
+    if (dbapi_connection.closed or dbapi_connection.pgconn.status != ConnStatus.OK
+            or select.select([dbapi_connection.fileno()], [], [], 0)[0]):
+        raise DisconnectionError("the server closed this connection")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

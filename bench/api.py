@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 
 import psycopg
-import requests
 
+from bench.client import Client
 from bench.common import Context, Service, dsn, fresh_database, log, percentile, prepare_ours
 from bench.fullstack import post_submissions
 
@@ -57,15 +57,15 @@ def get_p50(url: str, base: str) -> float:
         ids = [str(v) for (v,) in connection.execute(
             "SELECT id FROM submissions ORDER BY random() LIMIT %s", (GET_SAMPLES + GET_WARMUP,)).fetchall()]
     times: list[float] = []
-    with requests.Session() as session:
-        for i, submission_id in enumerate(ids):
-            started = time.perf_counter()
-            response = session.get(f"{base}/api/submissions/{submission_id}", timeout=30)
-            elapsed = (time.perf_counter() - started) * 1000
-            if response.status_code != 200:
-                raise RuntimeError(f"GET status answered {response.status_code}: {response.text[:200]}")
-            if i >= GET_WARMUP:
-                times.append(elapsed)
+    client = Client(base, timeout=30)
+    for i, submission_id in enumerate(ids):
+        started = time.perf_counter()
+        status, answer = client.get_json(f"/api/submissions/{submission_id}")
+        elapsed = (time.perf_counter() - started) * 1000
+        if status != 200:
+            raise RuntimeError(f"GET status answered {status}: {str(answer)[:200]}")
+        if i >= GET_WARMUP:
+            times.append(elapsed)
     return percentile(times, 50)
 
 

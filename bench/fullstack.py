@@ -12,8 +12,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
-import requests
 
+from bench.client import Client
 from bench.common import (
     NOOP_JOB,
     NOOP_STEPS,
@@ -37,19 +37,16 @@ FROM submissions WHERE name = %s
 
 def post_submissions(base: str, n: int, clients: int, *, name: str, job: str = NOOP_JOB) -> tuple[list[str], list[str]]:
     """POST n submissions from `clients` threads; return (accepted ids, failure descriptions)."""
-    local = threading.local()
+    client = Client(base)
 
     def one(_: int) -> tuple[bool, str]:
-        session = getattr(local, "session", None)
-        if session is None:
-            session = local.session = requests.Session()
         try:
-            response = session.post(f"{base}/api/submissions", json={"job": job, "name": name}, timeout=120)
-        except requests.RequestException as exc:
+            status, answer = client.post_json("/api/submissions", {"job": job, "name": name})
+        except OSError as exc:
             return False, f"{type(exc).__name__}: {exc}"
-        if response.status_code == 201:
-            return True, response.json()["id"]
-        return False, f"HTTP {response.status_code}: {response.text[:200]}"
+        if status == 201:
+            return True, answer["id"]
+        return False, f"HTTP {status}: {str(answer)[:200]}"
 
     with ThreadPoolExecutor(clients) as pool:
         outcomes = list(pool.map(one, range(n)))

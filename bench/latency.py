@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 
 import psycopg
-import requests
 
 from app.services.dag import FINISHED_CHANNEL
+from bench.client import Client
 from bench.common import (
     DONE_STATES,
     NOOP_JOB,
@@ -28,15 +28,15 @@ from bench.common import (
 WARMUP_RUNS = 5
 
 
-def one_run(session: requests.Session, base: str, connection: psycopg.Connection, name: str,
+def one_run(client: Client, connection: psycopg.Connection, name: str,
             timeout: float = 60.0) -> tuple[float, float, str]:
     """(POST-to-finished ms, POST answer ms, final state) of one submission."""
     started = time.perf_counter()
-    response = session.post(f"{base}/api/submissions", json={"job": NOOP_JOB, "name": name}, timeout=60)
+    status, answer = client.post_json("/api/submissions", {"job": NOOP_JOB, "name": name})
     answered = time.perf_counter()
-    if response.status_code != 201:
-        raise RuntimeError(f"POST refused: HTTP {response.status_code}: {response.text[:200]}")
-    submission_id = response.json()["id"]
+    if status != 201:
+        raise RuntimeError(f"POST refused: HTTP {status}: {str(answer)[:200]}")
+    submission_id = answer["id"]
     deadline = started + timeout
     while True:
         state = connection.execute("SELECT state FROM submissions WHERE id = %s", (submission_id,)).fetchone()[0]
@@ -58,11 +58,12 @@ def run(ctx: Context) -> dict[str, float]:
             totals: list[float] = []
             posts: list[float] = []
             bad: dict[str, int] = {}
-            with requests.Session() as session, psycopg.connect(dsn(url), autocommit=True) as connection:
+            client = Client(service.base, timeout=60)
+            with psycopg.connect(dsn(url), autocommit=True) as connection:
                 connection.execute(f'LISTEN "{FINISHED_CHANNEL}"')
                 for i in range(WARMUP_RUNS + ctx.latency_runs):
                     measured = i >= WARMUP_RUNS
-                    total, post, state = one_run(session, service.base, connection,
+                    total, post, state = one_run(client, connection,
                                                  "latency" if measured else "warmup")
                     if measured:
                         if state != "Complete":

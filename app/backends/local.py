@@ -1,4 +1,10 @@
-"""The `local` backend: run an argv list as a child process in its own process group."""
+"""The `local` backend: run an argv list as a child process in its own process group.
+
+Its standard output and error come back through pipes, of which the last `log_limit` bytes are
+kept: no log file is made and removed for every attempt (on this machine's ext4, two temporary
+files cost more than the whole of a `true` step's database work), and a chatty program costs
+bounded memory.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,8 @@ import signal
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -20,13 +27,25 @@ class Guard(Protocol):
 
 
 @dataclass(frozen=True)
+class Captured:
+    """The end of what a process wrote to one of its streams: at most the log limit, and the
+    number of bytes it wrote in all."""
+
+    tail: bytes = b""
+    size: int = 0
+
+
+@dataclass(frozen=True)
 class ProcessResult:
-    """How a child process ended."""
+    """How a child process ended, and the ends of its logs (`stdout` is empty when it went to a
+    file of the caller's)."""
 
     exit_status: int | None
     timed_out: bool = False
     stopped: bool = False
     start_error: str | None = None
+    stdout: Captured = Captured()
+    stderr: Captured = Captured()
 
 
 def run(
@@ -34,40 +53,47 @@ def run(
     *,
     workdir: Path,
     env: dict[str, str] | None,
-    stdout: BinaryIO,
-    stderr: BinaryIO,
+    stdout: BinaryIO | None = None,
+    log_limit: int = 64 * 1024,
     timeout: float | None = None,
     grace: float = 5.0,
     stop: threading.Event | None = None,
     guard: Guard | None = None,
 ) -> ProcessResult:
-    """Run `argv` (never through a shell), its output going to the files `stdout` and `stderr`, and
-    wait for it, its timeout, or `stop`.
+    """Run `argv` (never through a shell) and wait for it, its timeout, or `stop`. Its standard
+    output goes to the file `stdout` if given; otherwise, like its standard error, it is captured
+    (the last `log_limit` bytes of each).
 
     On timeout or stop the whole process group gets SIGTERM, then SIGKILL after `grace` seconds.
     `guard` is told the process group while it runs (the worker's watchdog).
     """
     try:
         process = subprocess.Popen(  # noqa: S603 - argv list, no shell
-            argv, cwd=workdir, env=env, stdout=stdout, stderr=stderr,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            argv, cwd=workdir, env=env, stdout=stdout if stdout is not None else subprocess.PIPE,
+            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True,
         )
     except OSError as exc:
         return ProcessResult(exit_status=None, start_error=exc.strerror or type(exc).__name__)
     if guard is not None:
         guard.track(process.pid)
+    streams = {name: _Tail(pipe, log_limit) for name, pipe in
+               (("stdout", process.stdout), ("stderr", process.stderr)) if pipe is not None}
     try:
-        return _wait(process, timeout=timeout, grace=grace, stop=stop)
+        status = _wait(process, streams.values(), timeout=timeout, grace=grace, stop=stop)
     finally:
+        for stream in streams.values():
+            stream.close()
         if guard is not None:
             guard.untrack(process.pid)
+    return replace(status, **{name: stream.captured() for name, stream in streams.items()})
 
 
 def _wait(
-    process: subprocess.Popen, *, timeout: float | None, grace: float, stop: threading.Event | None,
+    process: subprocess.Popen, streams: Iterable[_Tail], *, timeout: float | None, grace: float,
+    stop: threading.Event | None,
 ) -> ProcessResult:
     deadline = time.monotonic() + timeout if timeout else None
-    with _ExitWatch(process) as exited:
+    with _ExitWatch(process, streams) as exited:
         while True:
             wait = 0.2 if stop is not None else None
             if deadline is not None:
@@ -78,19 +104,58 @@ def _wait(
                 _kill_leftovers(process)
                 return ProcessResult(exit_status=status)
             if stop is not None and stop.is_set():
-                _kill_group(process, grace)
+                _kill_group(process, grace, exited)
                 return ProcessResult(exit_status=_status(process.returncode), stopped=True)
             if deadline is not None and time.monotonic() >= deadline:
-                _kill_group(process, grace)
+                _kill_group(process, grace, exited)
                 return ProcessResult(exit_status=_status(process.returncode), timed_out=True)
 
 
-class _ExitWatch:
-    """Waits for a child's exit with a timeout. With a pidfd (Linux) the wait ends the instant the
-    child exits; Popen.wait(timeout) would poll with growing sleeps, costing up to milliseconds."""
+class _Tail:
+    """Reads a pipe as it fills, keeping the last `limit` bytes."""
 
-    def __init__(self, process: subprocess.Popen) -> None:
+    def __init__(self, pipe: BinaryIO, limit: int) -> None:
+        self.fd = pipe.fileno()
+        self.pipe = pipe
+        self.limit = limit
+        self.data = bytearray()
+        self.size = 0
+        self.open = True
+
+    def read(self) -> None:
+        """Take what the pipe holds (call when it is readable); notes its end of file."""
+        chunk = os.read(self.fd, 65536)
+        if not chunk:
+            self.open = False
+            return
+        self.size += len(chunk)
+        self.data += chunk
+        if len(self.data) > 2 * self.limit:
+            del self.data[:-self.limit]
+
+    def drain(self) -> None:
+        """Take what is left once the process group is gone, without waiting for anyone: a
+        process that escaped the group may hold the pipe open."""
+        os.set_blocking(self.fd, False)
+        with contextlib.suppress(BlockingIOError):
+            while self.open:
+                self.read()
+
+    def close(self) -> None:
+        self.pipe.close()
+
+    def captured(self) -> Captured:
+        return Captured(bytes(self.data[-self.limit:]) if self.limit else b"", self.size)
+
+
+class _ExitWatch:
+    """Waits for a child's exit with a timeout, reading its output pipes meanwhile. With a pidfd
+    (Linux) the wait ends the instant the child exits; Popen.wait(timeout) would poll with
+    growing sleeps, costing up to milliseconds."""
+
+    def __init__(self, process: subprocess.Popen, streams: Iterable[_Tail]) -> None:
         self.process = process
+        self.streams = list(streams)
         self.pidfd: int | None = None
 
     def __enter__(self):
@@ -101,15 +166,30 @@ class _ExitWatch:
     def __exit__(self, *exc) -> None:
         if self.pidfd is not None:
             os.close(self.pidfd)
+        for stream in self.streams:  # whatever way the wait ended, the group is gone by now
+            stream.drain()
 
     def exited(self, timeout: float | None) -> bool:
-        if self.pidfd is None:
-            try:
-                self.process.wait(timeout)
+        """Whether the child has exited, waiting up to `timeout` seconds (None: no limit)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            readers = [s for s in self.streams if s.open]
+            watched = [s.fd for s in readers] + ([self.pidfd] if self.pidfd is not None else [])
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if self.pidfd is None:  # no pidfd: look at the child every 50 ms
+                left = 0.05 if left is None else min(left, 0.05)
+            if watched:
+                ready = select.select(watched, [], [], left)[0]
+            else:
+                time.sleep(left)
+                ready = []
+            for stream in readers:
+                if stream.fd in ready:
+                    stream.read()
+            if self.pidfd in ready if self.pidfd is not None else self.process.poll() is not None:
                 return True
-            except subprocess.TimeoutExpired:
+            if deadline is not None and time.monotonic() >= deadline:
                 return False
-        return bool(select.select([self.pidfd], [], [], timeout)[0])
 
 
 def _status(returncode: int | None) -> int | None:
@@ -119,15 +199,15 @@ def _status(returncode: int | None) -> int | None:
     return 128 - returncode if returncode < 0 else returncode
 
 
-def _kill_group(process: subprocess.Popen, grace: float) -> None:
+def _kill_group(process: subprocess.Popen, grace: float, exited: Callable[[float], bool]) -> None:
+    """SIGTERM to the group, SIGKILL after `grace` seconds (its output is read meanwhile: a
+    program flushing its logs as it ends must not block on a full pipe)."""
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig)
-        try:
-            process.wait(wait)
+        if exited(wait):
+            process.wait()
             break
-        except subprocess.TimeoutExpired:
-            continue
     _kill_leftovers(process)
 
 

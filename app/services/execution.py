@@ -6,8 +6,8 @@ Nothing here touches the database: the caller loads a `StepWork` and records the
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -54,23 +54,18 @@ def execute(
     root = task["backend"].get("root_path") or settings.work_root
     workdir = workspace.make_workdir(root, f"aa-{work.submission_id[:8]}-{work.step_name}-{work.attempt}-")
     # Standard output goes straight to its result file when the task names one; otherwise, like
-    # standard error, to an anonymous temporary file (no directory entry to make and remove).
+    # standard error, the backend keeps the end of it.
     stdout_glob = task.get("stdout_glob")
     try:
         staged = workspace.stage(workdir, work.files)
-        with (
-            (workdir / f"{work.submission_id}{stdout_glob}").open("w+b") if stdout_glob
-            else tempfile.TemporaryFile() as stdout,
-            tempfile.TemporaryFile() as stderr,
-        ):
-            argv = _argv(work, staged, workdir)
-            env = _environment(task)
+        with (workdir / f"{work.submission_id}{stdout_glob}").open("w+b") if stdout_glob else nullcontext() as stdout:
             result = local.run(
-                argv, workdir=workdir, env=env, stdout=stdout, stderr=stderr,
-                timeout=task.get("timeout"), grace=settings.kill_grace_seconds, stop=stop, guard=guard,
+                _argv(work, staged, workdir), workdir=workdir, env=_environment(task), stdout=stdout,
+                log_limit=settings.log_limit_bytes, timeout=task.get("timeout"), grace=settings.kill_grace_seconds,
+                stop=stop, guard=guard,
             )
-            stdout_text = _tail(stdout, settings.log_limit_bytes)
-            stderr_text = _tail(stderr, settings.log_limit_bytes)
+            stdout_text = _tail(stdout, settings.log_limit_bytes) if stdout is not None else _text(result.stdout)
+        stderr_text = _text(result.stderr)
         produced = workspace.collect(workdir, _out_globs(task), staged)
         outcome = judge(work.step_name, task, result, [p.name for p in produced])
         if outcome.action == FAIL and _is_python(task) and (raised := python.error_message(workdir)):
@@ -146,10 +141,15 @@ def judge(step: str, task: dict[str, Any], result: local.ProcessResult, produced
 
 
 def _tail(handle: BinaryIO, limit: int) -> str:
-    """The last `limit` bytes of a log file the process wrote, as text."""
+    """The last `limit` bytes of a file the process wrote, as text."""
     handle.seek(0, os.SEEK_END)
     size = handle.tell()
     handle.seek(max(0, size - limit))
-    data = handle.read()
-    text = data.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
-    return text if size <= limit else f"[... {size - limit} bytes omitted ...]\n" + text
+    return _text(local.Captured(handle.read(), size))
+
+
+def _text(captured: local.Captured) -> str:
+    """The end of a log as text, saying how much was left out."""
+    text = captured.tail.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+    omitted = captured.size - len(captured.tail)
+    return f"[... {omitted} bytes omitted ...]\n" + text if omitted else text

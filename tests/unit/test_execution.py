@@ -117,6 +117,40 @@ def test_logs_are_captured(tmp_path):
     assert (outcome.stdout, outcome.stderr) == ("1\n", "2\n")
 
 
+def test_a_long_log_keeps_its_end_and_says_what_was_left_out(tmp_path):
+    # Far more than a pipe holds (64 KiB), on both streams at once: nothing may block.
+    code = ("import sys; [print(i, file=sys.stderr) or print(i) for i in range(200000)]; "
+            "print('end', file=sys.stderr)")
+    outcome = run(tmp_path, task(f'python3 -c "{code}"'), log_limit_bytes=1000)
+    assert outcome.action == SUCCESS
+    assert outcome.stderr.endswith("199999\nend\n") and outcome.stdout.endswith("199999\n")
+    omitted = sum(len(f"{i}\n") for i in range(200000)) + len("end\n") - 1000
+    assert outcome.stderr.startswith(f"[... {omitted} bytes omitted ...]\n")
+    assert len(outcome.stderr.split("\n", 1)[1]) == 1000
+
+
+def test_a_process_that_escaped_its_group_does_not_hold_the_step(tmp_path):
+    # A daemon in a session of its own keeps the step's stdout open: the step still ends with its
+    # program, with what was written by then.
+    code = ("import subprocess, os; print('started', flush=True); "
+            "subprocess.Popen(['sleep', '30'], start_new_session=True)")
+    started = time.monotonic()
+    outcome = run(tmp_path, task(f'python3 -c "{code}"'))
+    assert time.monotonic() - started < 10
+    assert outcome.action == SUCCESS and outcome.stdout == "started\n"
+
+
+def test_a_program_that_ignores_sigterm_is_killed_while_it_writes(tmp_path):
+    code = ("import signal, sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            "[sys.stderr.write('x' * 1000) for _ in iter(int, 1)]")
+    started = time.monotonic()
+    outcome = run(tmp_path, task(f'python3 -c "{code}"', timeout=0.5), kill_grace_seconds=0.5,
+                  log_limit_bytes=100)
+    assert time.monotonic() - started < 10
+    assert outcome.action == FAIL and "timed out" in outcome.message
+    assert outcome.stderr.endswith("x" * 50)
+
+
 @pytest.mark.parametrize(("status", "codes", "action"), [
     (0, {}, SUCCESS), (1, {}, FAIL), (3, {"3": "continue"}, SUCCESS), (3, {"3": "terminate"}, TERMINATE),
     (3, {"3": "fail"}, FAIL), (3, {"3": "retry"}, RETRY), (4, {"3": "continue"}, FAIL),
