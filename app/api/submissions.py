@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import TypeVar
 
 from flask import request, url_for
 from flask.views import MethodView
@@ -12,9 +13,10 @@ from marshmallow import Schema, fields, validate
 from app import database
 from app.api import requests as submission_requests
 from app.api.common import bearer_token, client_address, require_admin, settings
+from app.db import driver
 from app.errors import NotFound, Unauthorized
 from app.models import SUBMISSION_DONE, Submission, SubmissionState
-from app.services import cancel, listing, submissions
+from app.services import cancel, listing, status, submissions
 
 
 class StepSchema(Schema):
@@ -150,10 +152,10 @@ class SubmissionItem(MethodView):
     @blp.response(200, SubmissionSchema)
     def get(self, args, submission_id: str):
         """A submission's state, steps, progress and results."""
-        submission = readable(submission_id)
-        if args["wait"] and submission.state not in SUBMISSION_DONE:
-            submission = _wait(submission.id, args["wait"])
-        return submission
+        current = _authorized(_status(submission_id))
+        if args["wait"] and current.state not in SUBMISSION_DONE:
+            current = _wait(current.id, args["wait"])
+        return current
 
     @blp.arguments(CancelArgs, location="query")
     @blp.response(202, CancelSchema)
@@ -167,10 +169,16 @@ class SubmissionItem(MethodView):
         return {"id": submission.id, "state": submission.state, "purged": cancelled is None}
 
 
+_Readable = TypeVar("_Readable", Submission, status.SubmissionStatus)
+
+
 def readable(submission_id: str) -> Submission:
     """The submission, if this caller may read it (its id is the capability; with
     AA_REQUIRE_API_KEY, also the token that made it)."""
-    submission = submissions.get(database.session(), submission_id)
+    return _authorized(submissions.get(database.session(), submission_id))
+
+
+def _authorized(submission: _Readable) -> _Readable:
     if settings().require_api_key and submission.token_id is not None:
         token = bearer_token()
         if token is None or (token.id != submission.token_id and not token.admin):
@@ -178,18 +186,27 @@ def readable(submission_id: str) -> Submission:
     return submission
 
 
-def _wait(submission_id, seconds: float) -> Submission:
-    """The submission once it has ended, or after `seconds`."""
+def _status(submission_id) -> status.SubmissionStatus:
+    """The submission's status (see app.services.status), or NotFound; in a transaction of its own."""
     session = database.session()
+    try:
+        found = status.read(driver(session), submissions.key(submission_id))
+    finally:
+        session.rollback()  # a poll that follows sees what was committed meanwhile
+    if found is None:
+        raise NotFound("No such submission")
+    return found
+
+
+def _wait(submission_id, seconds: float) -> status.SubmissionStatus:
+    """The submission's status once it has ended, or after `seconds`."""
     deadline = time.monotonic() + seconds
     with database.finished_listener().watch(str(submission_id)) as finished:
         while True:
-            session.expire_all()
-            submission = submissions.get(session, submission_id)
-            session.rollback()
+            current = _status(submission_id)
             remaining = deadline - time.monotonic()
-            if submission.state in SUBMISSION_DONE or remaining <= 0:
-                return submission
+            if current.state in SUBMISSION_DONE or remaining <= 0:
+                return current
             finished.wait(min(remaining, 1.0))
 
 

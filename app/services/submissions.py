@@ -187,13 +187,17 @@ def _store_inputs(connection: Connection, submission_id: uuid.UUID, spec: dict[s
         connection.execute(insert(SubmissionInput), rows)
 
 
-def get(session: Session, submission_id: Any, *, lock: bool = False) -> Submission:
-    """A submission with its steps and results (its row locked if asked), or NotFound."""
+def key(submission_id: Any) -> uuid.UUID:
+    """A submission id as a client gave it, as a UUID; NotFound if it cannot be one."""
     try:
-        key = uuid.UUID(str(submission_id))
+        return uuid.UUID(str(submission_id))
     except ValueError:
         raise NotFound("No such submission") from None
-    query = select(Submission).where(Submission.id == key).options(
+
+
+def get(session: Session, submission_id: Any, *, lock: bool = False) -> Submission:
+    """A submission with its steps and results (its row locked if asked), or NotFound."""
+    query = select(Submission).where(Submission.id == key(submission_id)).options(
         selectinload(Submission.steps), selectinload(Submission.results))
     if lock:
         query = query.with_for_update(of=Submission).execution_options(populate_existing=True)
