@@ -131,7 +131,7 @@ class _Tail:
         self.size += len(chunk)
         self.data += chunk
         if len(self.data) > 2 * self.limit:
-            del self.data[:-self.limit]
+            del self.data[:len(self.data) - self.limit]
 
     def drain(self) -> None:
         """Take what is left once the process group is gone, without waiting for anyone: a
@@ -145,7 +145,7 @@ class _Tail:
         self.pipe.close()
 
     def captured(self) -> Captured:
-        return Captured(bytes(self.data[-self.limit:]) if self.limit else b"", self.size)
+        return Captured(bytes(self.data[len(self.data) - min(self.limit, len(self.data)):]), self.size)
 
 
 class _ExitWatch:

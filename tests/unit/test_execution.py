@@ -129,6 +129,11 @@ def test_a_long_log_keeps_its_end_and_says_what_was_left_out(tmp_path):
     assert len(outcome.stderr.split("\n", 1)[1]) == 1000
 
 
+def test_a_log_limit_of_nothing_keeps_nothing_but_the_count(tmp_path):
+    outcome = run(tmp_path, task("python3 -c 'print(123)'"), log_limit_bytes=0)
+    assert outcome.stdout == "[... 4 bytes omitted ...]\n"
+
+
 def test_a_process_that_escaped_its_group_does_not_hold_the_step(tmp_path):
     # A daemon in a session of its own keeps the step's stdout open: the step still ends with its
     # program, with what was written by then.
