@@ -13,7 +13,7 @@ import psycopg
 
 from bench.client import Client
 from bench.common import Context, Service, dsn, fresh_database, log, percentile, prepare_ours
-from bench.fullstack import post_submissions
+from bench.fullstack import WARM_UP_PER_CLIENT, post_submissions
 
 SMALL = 1_000
 GET_SAMPLES = 200
@@ -75,7 +75,8 @@ def run(ctx: Context) -> dict[str, float]:
         prepare_ours(url)
         with Service(ctx, url, "api") as service:
             service.start_web()  # and no workers
-            warm, failures = post_submissions(service.base, 20, 4, name="warmup")
+            warm, failures = post_submissions(service.base, ctx.clients * WARM_UP_PER_CLIENT, ctx.clients,
+                                              name="warmup")
             if failures:
                 raise RuntimeError(f"warm-up POSTs refused: {failures[0]}")
             log(f"api: {ctx.n} POSTs from {ctx.clients} clients, no workers")

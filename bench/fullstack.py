@@ -53,9 +53,14 @@ def post_submissions(base: str, n: int, clients: int, *, name: str, job: str = N
     return [v for ok, v in outcomes if ok], [v for ok, v in outcomes if not ok]
 
 
-def warm_up(service: Service, url: str, count: int = 3, *, job: str = NOOP_JOB) -> None:
-    """A few submissions run to the end before timing, so nothing is measured cold."""
-    ids, failures = post_submissions(service.base, count, 1, name="warmup", job=job)
+WARM_UP_PER_CLIENT = 8  # past psycopg's prepare threshold (5) on every pooled connection
+
+
+def warm_up(service: Service, url: str, count: int = 3, *, clients: int = 1, job: str = NOOP_JOB) -> None:
+    """Submissions run to the end before timing, so nothing is measured cold: sent from `clients`
+    threads, so that every connection of the web pool has prepared its statements, as in a
+    service that has been up for a while."""
+    ids, failures = post_submissions(service.base, count, clients, name="warmup", job=job)
     if failures:
         raise RuntimeError(f"warm-up submissions refused: {failures[0]}")
     with psycopg.connect(dsn(url), autocommit=True) as connection:
@@ -175,7 +180,8 @@ def throughput(ctx: Context, *, label: str = "fullstack", job: str = NOOP_JOB,
         with Service(ctx, url, label) as service:
             service.start_web()
             service.start_workers()
-            warm_up(service, url, job=job)
+            warm_up(service, url, job=job, clients=ctx.clients,
+                    count=ctx.clients * WARM_UP_PER_CLIENT if job == NOOP_JOB else 3)
             log(f"{label}: {ctx.n} submissions of {job} × {NOOP_STEPS} steps, {ctx.workers} workers × "
                 f"{ctx.concurrency}, {ctx.clients} HTTP clients")
             measured = drive(ctx, service, url, ctx.n, label=label, job=job)
