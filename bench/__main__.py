@@ -30,6 +30,7 @@ MEASUREMENTS: dict[str, Callable[[Context], dict]] = {
     "fullstack": fullstack.run,
     "pyfull": fullstack.run_python,
     "celery": celery_chain.run,
+    "celeryhttp": celery_chain.run_http,
     "procrastinate": procrastinate_raw.run,
     "bigqueue": fullstack.run_big_queue,
     "latency": latency.run,

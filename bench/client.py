@@ -34,10 +34,11 @@ class Client:
                 connection.request(method, path, body=payload, headers=headers)
                 response = connection.getresponse()
                 return response.status, response.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                connection.close()
+            except (OSError, http.client.HTTPException) as exc:
+                connection.close()  # whatever state it was left in, the next request starts afresh
                 self._local.connection = None
-                if attempt == 2:
+                closed = isinstance(exc, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError))
+                if attempt == 2 or not closed:
                     raise
         raise AssertionError("unreachable")
 

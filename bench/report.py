@@ -62,6 +62,7 @@ def build_rows(m: dict[str, Any]) -> list[Row]:
     """Table rows from the metrics of whichever measurements ran."""
     ours = m.get("fullstack_steps_per_s")
     celery = m.get("celery_steps_per_s")
+    celery_http = m.get("celery_http_steps_per_s")
     spawn = m.get("spawn_ceiling")
     raw = m.get("procrastinate_steps_per_s")
     python = m.get("fullstack_python_steps_per_s")
@@ -77,6 +78,10 @@ def build_rows(m: dict[str, Any]) -> list[Row]:
             note="ratio = python no-op / local `true`" if python is not None and ours else ""),
         Row("ours, full stack (python no-op tasks)", m.get("fullstack_python_submissions_per_s"), "submissions/s"),
         Row("Celery chain on Redis, 3 × `true` + status row", celery, "steps/s", "(baseline)"),
+        Row("ours vs Celery, both POSTed over HTTP", ours, "steps/s", "(the predecessor's intake)",
+            _ratio(ours, celery_http), note="ratio = ours / Celery behind a Flask POST view, as the "
+            "predecessor's Django view sent its chains" if celery_http else ""),
+        Row("Celery chain behind a Flask POST view", celery_http, "steps/s"),
         Row("raw Procrastinate, 3 chained no-op tasks", raw, "tasks/s", "(queue overhead)",
             _ratio(ours, raw), note="ratio = ours / raw"),
         Row("ceiling: spawn `true`, 1 process", m.get("spawn_per_s_serial"), "spawns/s"),
@@ -150,7 +155,9 @@ def format_details(m: dict[str, Any]) -> str:
     labels = {"workers_children": "spawned programs", "client": "bench client"}
     for prefix, title in (("fullstack_", "ours, full stack"), ("fullstack_python_", "ours, python no-op tasks"),
                           ("bigqueue_", "ours, big queue table"),
-                          ("celery_", "Celery (Redis counts as other)"), ("procrastinate_", "raw Procrastinate")):
+                          ("celery_", "Celery (Redis counts as other)"),
+                          ("celery_http_", "Celery behind HTTP (Redis counts as other)"),
+                          ("procrastinate_", "raw Procrastinate")):
         parts = [f"{labels.get(g, g)} {m[f'{prefix}cpu_ms_per_step_{g}']:.2f}"
                  for g in groups if f"{prefix}cpu_ms_per_step_{g}" in m]
         if parts:
