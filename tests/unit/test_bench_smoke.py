@@ -38,6 +38,14 @@ def test_ratios_and_verdicts():
     assert get.ratio == pytest.approx(1.1) and get.met is True and "--rows-1e6" in get.note
     queue = by_name(rows, "ours, full stack, 10^5 finished queue jobs")
     assert queue.ratio == pytest.approx(850 / 900) and queue.met is True
+
+
+def test_the_comparison_with_celery_behind_http_is_shown_only_when_measured():
+    assert by_name(report.build_rows(METRICS), "ours vs Celery, both POSTed").ratio is None
+    rows = report.build_rows({**METRICS, "celery_http_steps_per_s": 450.0})
+    both = by_name(rows, "ours vs Celery, both POSTed")
+    assert both.ratio == pytest.approx(2.0) and "Flask POST view" in both.note
+    assert by_name(rows, "Celery chain behind a Flask POST view").measured == 450.0
     python = [r for r in rows if r.name == "ours, full stack (python no-op tasks)"]
     assert [(r.measured, r.unit) for r in python] == [(90.0, "steps/s"), (30.0, "submissions/s")]
     assert python[0].ratio == pytest.approx(0.1) and python[0].met is None and "TODO" not in python[0].note
