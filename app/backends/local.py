@@ -111,6 +111,9 @@ def _wait(
                 return ProcessResult(exit_status=_status(process.returncode), timed_out=True)
 
 
+_DRAIN_READS = 16  # reads of up to 64 KiB each: more than a pipe holds (64 KiB on Linux)
+
+
 class _Tail:
     """Reads a pipe as it fills, keeping the last `limit` bytes."""
 
@@ -135,10 +138,13 @@ class _Tail:
 
     def drain(self) -> None:
         """Take what is left once the process group is gone, without waiting for anyone: a
-        process that escaped the group may hold the pipe open."""
+        process that escaped the group may hold the pipe open (and may go on writing: what the
+        pipe held is read, not more)."""
         os.set_blocking(self.fd, False)
         with contextlib.suppress(BlockingIOError):
-            while self.open:
+            for _ in range(_DRAIN_READS):
+                if not self.open:
+                    break
                 self.read()
 
     def close(self) -> None:

@@ -145,6 +145,14 @@ def test_a_process_that_escaped_its_group_does_not_hold_the_step(tmp_path):
     assert outcome.action == SUCCESS and outcome.stdout == "started\n"
 
 
+def test_a_process_that_escaped_its_group_and_goes_on_writing_does_not_hold_the_step(tmp_path):
+    code = "import subprocess; subprocess.Popen(['yes'], start_new_session=True)"
+    started = time.monotonic()
+    outcome = run(tmp_path, task(f'python3 -c "{code}"'), log_limit_bytes=100)
+    assert time.monotonic() - started < 10
+    assert outcome.action == SUCCESS  # and `yes` dies of SIGPIPE, its reader gone
+
+
 def test_a_program_that_ignores_sigterm_is_killed_while_it_writes(tmp_path):
     code = ("import signal, sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
             "[sys.stderr.write('x' * 1000) for _ in iter(int, 1)]")
