@@ -54,13 +54,34 @@ _DEFER = """
         RETURNING id, CAST(args->>'step_id' AS bigint) AS step_id
     ), jobs AS (
         SELECT * FROM handed_over UNION ALL SELECT * FROM inserted
+    ), queued AS (
+        -- The handed-over step starts at once: Running, with its attempt (below).
+        UPDATE steps SET state = CASE WHEN starts THEN 'Running' ELSE 'Queued' END,
+                         attempts = steps.attempts + CASE WHEN starts THEN 1 ELSE 0 END,
+                         started = CASE WHEN starts THEN coalesce(steps.started, %(now)s) ELSE steps.started END,
+                         queue_job_id = jobs.id, queued = %(now)s, waiting_for = 0
+        FROM (SELECT *, (step_id = CAST(%(handover_step)s AS bigint)) IS TRUE AS starts FROM jobs) AS jobs
+        -- The ids again as an array: the planner cannot see how few rows `jobs` holds, and would
+        -- otherwise scan the whole steps table for them.
+        WHERE steps.id = jobs.step_id AND steps.id = ANY(CAST(%(step_ids)s AS bigint[]))
+        RETURNING steps.id, steps.queue_job_id, steps.attempts, jobs.starts
+    ), attempt AS (
+        INSERT INTO attempts (step_id, number, worker, outcome, stdout, stderr, started)
+        SELECT id, attempts, %(worker)s, '', '', '', %(now)s FROM queued WHERE starts
     )
-    UPDATE steps SET state = 'Queued', queue_job_id = jobs.id, queued = %(now)s, waiting_for = 0
-    -- The ids again as an array: the planner cannot see how few rows `jobs` holds, and would
-    -- otherwise scan the whole steps table for them.
-    FROM jobs WHERE steps.id = jobs.step_id AND steps.id = ANY(CAST(%(step_ids)s AS bigint[]))
-    RETURNING steps.id, steps.queue_job_id
+    SELECT id, queue_job_id FROM queued
 """
+
+
+@dataclass(frozen=True)
+class Handover:
+    """The step a worker goes on with at once, under the queue job it holds; the deferral starts
+    its attempt (the step is Running, its attempts row made, with the worker's name)."""
+
+    step_id: int
+    queue_job_id: int
+    worker_id: int
+    worker: str
 
 
 @dataclass(frozen=True)
@@ -74,12 +95,11 @@ class Deferral:
 
 def defer(
     connection: Connection, steps: Sequence[Deferral], *, priority: str = "normal", delay: float = 0.0,
-    handover: tuple[int, int, int] | None = None,
+    handover: Handover | None = None,
 ) -> tuple[dict[int, int], datetime]:
     """Queue `steps` in the connection's transaction and mark them Queued (runnable after `delay`
-    seconds). With `handover` (step id, queue job id, worker id), that step goes on under that
-    queue job, which the worker holds. Return their queue job ids by step id, and the time they
-    were queued."""
+    seconds). With a `handover`, that step goes on at once under the queue job its worker holds.
+    Return their queue job ids by step id, and the time they were queued."""
     now = utcnow()
     if not steps:
         return {}, now
@@ -89,9 +109,10 @@ def defer(
         "task_name": TASK_NAME,
         "priority": PRIORITIES.get(priority, 0),
         "scheduled_at": now + timedelta(seconds=delay) if delay > 0 else None,
-        "handover_step": handover[0] if handover else None,
-        "handover_job": handover[1] if handover else None,
-        "worker_id": handover[2] if handover else None,
+        "handover_step": handover.step_id if handover else None,
+        "handover_job": handover.queue_job_id if handover else None,
+        "worker_id": handover.worker_id if handover else None,
+        "worker": handover.worker if handover else None,
         "now": now,
     })
     return {step_id: job_id for step_id, job_id in rows}, now

@@ -15,6 +15,7 @@ from psycopg import Connection
 
 from app.models import STEP_DONE, StepState, SubmissionState
 from app.models.base import utcnow
+from app.queue import chain
 from app.queue.chain import Deferral, defer
 
 # The submission locked, then its steps read by a statement that starts after the lock is granted
@@ -23,10 +24,14 @@ _LOCK = "SELECT * FROM aa_lock_submission_v1(%(id)s)"
 _WAITING = "UPDATE steps SET waiting_for = waiting_for - 1 WHERE id = ANY(%(ids)s)"
 _SKIP = "UPDATE steps SET state = 'Skipped' WHERE id = ANY(%(ids)s)"
 FINISHED_CHANNEL = "aa_submission_finished"  # NOTIFY payload: the submission id, sent on commit
-_END = (
-    "WITH s AS (UPDATE submissions SET state = %(state)s, message = %(message)s, finished = %(now)s WHERE id = %(id)s) "
-    f"SELECT pg_notify('{FINISHED_CHANNEL}', CAST(%(id)s AS text))"
+# A submission ends: its final state, and a NOTIFY (sent on commit) for those waiting on it. Also a
+# part of the statement that records a step which ends its submission (app.services.steps).
+END_SUBMISSION = (
+    "UPDATE submissions SET state = %(end_state)s, message = %(end_message)s, finished = %(now)s "
+    "WHERE id = %(submission_id)s"
 )
+ANNOUNCE_END = f"pg_notify('{FINISHED_CHANNEL}', CAST(%(submission_id)s AS text))"
+_END = f"WITH s AS ({END_SUBMISSION}) SELECT {ANNOUNCE_END}"
 _RUNNING = "UPDATE submissions SET state = 'Running', started = %(now)s WHERE id = %(id)s"
 _ANNOUNCE = f"SELECT pg_notify('{FINISHED_CHANNEL}', CAST(%(id)s AS text))"
 
@@ -106,24 +111,29 @@ class Taker:
 
 @dataclass(frozen=True)
 class Handover:
-    """A step that goes on under the queue job of the step its worker just finished (see chain)."""
+    """A step its worker starts at once, under the queue job of the step it just finished (see
+    chain)."""
 
     step: StepRow
     queue_job_id: int
     worker_id: int
+    worker: str
 
 
 def queue(
     connection: Connection, snapshot: Snapshot, steps: list[StepRow], *, delay: float = 0.0,
     handover: Handover | None = None,
 ) -> dict[int, int]:
-    """Hand `steps` to the queue, in this transaction (the `handover` step, one of them, under its
-    worker's queue job); their queue job ids by step id."""
+    """Hand `steps` to the queue, in this transaction (the `handover` step, one of them, started at
+    once under its worker's queue job); their queue job ids by step id."""
+    handed = (chain.Handover(handover.step.id, handover.queue_job_id, handover.worker_id, handover.worker)
+              if handover else None)
     job_ids, _ = defer(connection, [Deferral(s.id, snapshot.id, queue_name(s)) for s in steps],
-                       priority=snapshot.priority, delay=delay,
-                       handover=(handover.step.id, handover.queue_job_id, handover.worker_id) if handover else None)
+                       priority=snapshot.priority, delay=delay, handover=handed)
     for step in steps:
         step.state = StepState.QUEUED
+    if handover:
+        handover.step.state, handover.step.attempts = StepState.RUNNING, handover.step.attempts + 1
     return job_ids
 
 
@@ -181,7 +191,8 @@ def complete_if_done(connection: Connection, snapshot: Snapshot, message: str = 
 def end(connection: Connection, snapshot: Snapshot, state: SubmissionState, message: str) -> None:
     """Give the submission its final state (once)."""
     if not snapshot.finished:
-        connection.execute(_END, {"id": snapshot.id, "state": state, "message": message, "now": utcnow()})
+        connection.execute(_END, {"submission_id": snapshot.id, "end_state": state, "end_message": message,
+                                  "now": utcnow()})
         snapshot.state, snapshot.finished = state, True
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from psycopg import Connection
 
 from app.db import run
-from app.models import StepState, SubmissionState
+from app.models import STEP_DONE, StepState, SubmissionState
 from app.models.base import utcnow
 from app.queue.chain import backoff_delay
 from app.services import cache, dag, workspace
@@ -37,18 +37,23 @@ _FILES = """
     WHERE EXISTS (SELECT 1 FROM unnest(CAST(%(globs)s AS text[])) g WHERE right(f.name, length(g)) = g)
     ORDER BY f.part, f.position, f.seq
 """
+# An attempt starts: its step Running, its attempts row, and its submission Running if this is
+# the submission's first step to start.
 _START = """
     WITH s AS (
         UPDATE steps SET state = 'Running', attempts = attempts + 1, started = coalesce(started, %(now)s),
                          cache_key = %(cache_key)s
         WHERE id = %(id)s RETURNING attempts
+    ), submission AS (
+        UPDATE submissions SET state = 'Running', started = %(now)s
+        WHERE id = %(submission_id)s AND state = 'Submitted'
     )
     INSERT INTO attempts (step_id, number, worker, outcome, stdout, stderr, started)
     SELECT %(id)s, attempts, %(worker)s, '', '', '', %(now)s FROM s
 """
-# The end of an attempt in one statement: the attempt, its step, and its queue job (unless the job
-# is handed over to the next step).
-_CLOSE = """
+# The end of an attempt in one statement: the attempt, its step, its queue job (unless the job is
+# handed over to the next step), and its submission when this was the last step to end.
+_CLOSE = f"""
     WITH attempt AS (
         UPDATE attempts SET exit_status = %(exit_status)s, outcome = %(outcome)s, stdout = %(stdout)s,
                             stderr = %(stderr)s, finished = %(now)s
@@ -57,8 +62,11 @@ _CLOSE = """
         UPDATE steps SET state = %(state)s, exit_status = %(exit_status)s, message = %(message)s,
                          finished = %(finished)s, cache_key = CASE WHEN %(keep_cache_key)s THEN cache_key END
         WHERE id = %(id)s
+    ), ended AS (
+        {dag.END_SUBMISSION} AND %(ends)s
     )
-    SELECT procrastinate_finish_job_v1(%(job_id)s, 'succeeded', true) WHERE %(finish_job)s
+    SELECT (SELECT procrastinate_finish_job_v1(%(job_id)s, 'succeeded', true) WHERE %(finish_job)s),
+           (SELECT {dag.ANNOUNCE_END} WHERE %(ends)s)
 """
 _FORGET_ATTEMPT = "DELETE FROM attempts WHERE step_id = %(id)s AND number = %(number)s"
 _CRASH_ATTEMPT = (
@@ -100,7 +108,6 @@ def claim(connection: Connection, *, queues: list[str] | None, worker_id: int, w
         # Purged, skipped or cancelled after it was queued: the queue job has nothing left to do.
         finish_queue_job(connection, row.id, int(row.args["step_id"]))
         return Claim(row.id, None)
-    dag.start_running(connection, snapshot)
     return _begin(connection, snapshot, step, row.id, worker)
 
 
@@ -111,13 +118,23 @@ def _begin(connection: Connection, snapshot: dag.Snapshot, step: dag.StepRow, qu
     key = cache.key(step.task, step.params, [(name, sha) for name, sha, _ in files], snapshot.id)
     source = cache.find(connection, key) if key and snapshot.use_cache else None
     if source is not None:
+        dag.start_running(connection, snapshot)
         cache.reuse(connection, snapshot, step, source)
         finish_queue_job(connection, queue_job_id, step.id)
         return Claim(queue_job_id, None)
-    connection.execute(_START, {"id": step.id, "now": utcnow(), "cache_key": key, "worker": worker})
-    attempt = step.attempts + 1  # as _START counts it: the snapshot is locked, so nobody else counts
-    step.state, step.attempts = StepState.RUNNING, attempt
-    work = StepWork(step_id=step.id, attempt=attempt, submission_id=snapshot.id, step_name=step.name,
+    connection.execute(_START, {"id": step.id, "submission_id": snapshot.id, "now": utcnow(), "cache_key": key,
+                                "worker": worker})
+    # As _START counts: the snapshot is locked, so nobody else counts.
+    step.state, step.attempts = StepState.RUNNING, step.attempts + 1
+    if snapshot.state == SubmissionState.SUBMITTED:
+        snapshot.state = SubmissionState.RUNNING
+    return _claimed(snapshot, step, queue_job_id, files)
+
+
+def _claimed(snapshot: dag.Snapshot, step: dag.StepRow, queue_job_id: int,
+             files: list[tuple[str, str, bytes]]) -> Claim:
+    """The claim of a step whose attempt has started."""
+    work = StepWork(step_id=step.id, attempt=step.attempts, submission_id=snapshot.id, step_name=step.name,
                     task=step.task, params=step.params, files=[(name, bytes(data)) for name, _, data in files])
     return Claim(queue_job_id, work)
 
@@ -158,6 +175,9 @@ def record(
     now = utcnow()
     state = (StepState.RUNNING if retrying else StepState.COMPLETE if outcome.action in (SUCCESS, TERMINATE)
              else StepState.ERROR)
+    # The last step to succeed ends its submission in the same statement (see dag.complete_if_done).
+    ends = outcome.action == SUCCESS and not snapshot.finished and all(
+        s is step or s.state in STEP_DONE for s in snapshot.steps)
     connection.execute(_CLOSE, {
         "id": step.id, "number": work.attempt, "job_id": queue_job_id, "now": now,
         "exit_status": outcome.exit_status, "outcome": outcome.action, "stdout": outcome.stdout,
@@ -165,16 +185,19 @@ def record(
         "finished": None if retrying else now,
         "keep_cache_key": outcome.action != TERMINATE,  # an early end is not a result to reuse
         "finish_job": taken is None,
+        "ends": ends, "submission_id": snapshot.id, "end_state": SubmissionState.COMPLETE, "end_message": "",
     })
     step.state = state
+    if ends:
+        snapshot.state, snapshot.finished = SubmissionState.COMPLETE, True
     if retrying:
         dag.queue(connection, snapshot, [step], delay=backoff_delay(step.attempts, backoff))
         return None  # this attempt's files are dropped: the next attempt makes its own
     _store_outputs(connection, snapshot, step, outcome)
     if outcome.action == SUCCESS:
-        handover = dag.Handover(taken, queue_job_id, taker.worker_id) if taken else None
-        job_id = dag.release(connection, snapshot, step, handover)
-        return _begin(connection, snapshot, taken, job_id, taker.worker) if taken else None
+        handover = dag.Handover(taken, queue_job_id, taker.worker_id, taker.worker) if taken else None
+        job_id = dag.release(connection, snapshot, step, handover)  # the handed-over step has started
+        return _claimed(snapshot, taken, job_id, _files(connection, snapshot, taken)) if taken else None
     dag.skip_rest(connection, snapshot)
     if outcome.action == TERMINATE:
         dag.complete_if_done(connection, snapshot, outcome.message)

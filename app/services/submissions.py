@@ -68,15 +68,17 @@ class StoredSubmission:
     results: list = field(default_factory=list)
 
 
-_INSERT_SUBMISSION = """
-    INSERT INTO submissions (id, job_name, name, state, message, priority, client, token_id, use_cache, params, created)
-    VALUES (%(id)s, %(job_name)s, %(name)s, 'Submitted', '', %(priority)s, %(client)s, %(token_id)s, %(use_cache)s,
-            %(params)s, %(created)s)
-"""
-_INSERT_STEPS = """
+# The submission and its steps (from one JSON document) in one statement.
+_INSERT = """
+    WITH submission AS (
+        INSERT INTO submissions (id, job_name, name, state, message, priority, client, token_id, use_cache, params,
+                                 created)
+        VALUES (%(id)s, %(job_name)s, %(name)s, 'Submitted', '', %(priority)s, %(client)s, %(token_id)s,
+                %(use_cache)s, %(params)s, %(created)s)
+    )
     INSERT INTO steps (submission_id, position, name, task_name, task, params, after, waiting_for, state, attempts,
                        message, cached)
-    SELECT %(submission_id)s, position - 1, step->>'name', step->>'task', step->'spec', step->'params',
+    SELECT %(id)s, position - 1, step->>'name', step->>'task', step->'spec', step->'params',
            ARRAY(SELECT jsonb_array_elements_text(step->'after')), jsonb_array_length(step->'after'),
            'Pending', 0, '', false
     FROM jsonb_array_elements(%(steps)s) WITH ORDINALITY AS t(step, position)
@@ -91,8 +93,8 @@ def submit(
 ) -> StoredSubmission:
     """Validate a submission fully, then store it and queue its root steps (caller commits).
 
-    This is the hot path of the API: three plain statements on the psycopg connection (the
-    submission, its steps, its root steps' queue jobs), plus one per input file.
+    This is the hot path of the API: plain statements on the psycopg connection (the job's
+    definition; the submission with its steps; its root steps' queue jobs), plus one per input file.
     """
     connection = driver(session)
     use_generic_plans(connection)
@@ -109,18 +111,15 @@ def submit(
     values = _resolve_params(spec, tasks, params)
     submission = StoredSubmission(id=uuid.uuid4(), job_name=spec["name"], name=name, priority=priority,
                                   created=utcnow(), steps=[])
-    connection.execute(_INSERT_SUBMISSION, {
+    step_specs = spec["steps"]
+    ids = dict(connection.execute(_INSERT, {
         "id": submission.id, "job_name": submission.job_name, "name": name, "priority": priority,
         "client": client[:128], "token_id": token_id, "use_cache": use_cache, "params": Jsonb(values),
         "created": submission.created,
-    })
-    _store_inputs(session.connection(), submission.id, spec, inputs)
-    step_specs = spec["steps"]
-    ids = dict(connection.execute(_INSERT_STEPS, {
-        "submission_id": submission.id,
         "steps": Jsonb([{"name": step["name"], "task": step["task"], "spec": tasks[step["task"]],
                          "params": values.get(step["name"], {}), "after": step["after"]} for step in step_specs]),
     }).fetchall())
+    _store_inputs(session.connection(), submission.id, spec, inputs)
     submission.steps = [StoredStep(id=ids[position], name=step["name"], task_name=step["task"],
                                    task=tasks[step["task"]], after=step["after"])
                         for position, step in enumerate(step_specs)]

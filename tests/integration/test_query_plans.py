@@ -46,7 +46,7 @@ def test_deferring_a_step_does_not_scan_the_steps_table(sessions, load_config):
         plan = "\n".join(row[0] for row in connection.execute("EXPLAIN " + chain._DEFER, {
             "steps": json.dumps([{"step_id": b.id, "submission_id": str(submission.id), "queue": "local"}]),
             "step_ids": [b.id], "task_name": "run_step", "priority": 0, "scheduled_at": None,
-            "handover_step": b.id, "handover_job": job_id, "worker_id": None, "now": None,
+            "handover_step": b.id, "handover_job": job_id, "worker_id": None, "worker": None, "now": None,
         }))
         session.rollback()
     assert "Seq Scan on steps" not in plan, plan
