@@ -8,8 +8,9 @@ Queue jobs are rows of Procrastinate's `procrastinate_jobs`, inserted as its
 `procrastinate_defer_jobs_v1` inserts them, so its triggers NOTIFY the queue's workers. One
 difference: the step that a worker goes on with itself (the next step of its pipeline) is handed
 over the worker's queue job of the step it just finished: that job, still 'doing' for the same
-worker, now names the new step in its args. Nobody is woken for it, and the step costs no insert
-and no delete in the queue table. An operator sees one queue job walk down the pipeline. (Should
+worker, now names the new step in its args, and the step's attempt starts in the same statement.
+Nobody is woken for it, and the step costs no insert and no delete in the queue table. An operator
+sees one queue job walk down the pipeline. (Should
 the job no longer be the worker's, say requeued by a recovery that took the worker for dead, the
 step gets a new job, 'doing' for the worker, as a fetch would leave it; the old job, naming a
 finished step, is finished by whoever fetches it.)
