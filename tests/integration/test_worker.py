@@ -67,3 +67,21 @@ def test_wait_answers_when_the_submission_ends_not_at_the_next_check(client, loa
     # The first check finds it unfinished; only the NOTIFY of its last transaction can end the
     # wait before the one-second re-check.
     assert elapsed < 0.9
+
+
+def test_the_status_read_answers_as_the_orm_objects_did(client, load_config, worker, sessions):
+    # GET /api/submissions/<id> reads one statement (app.services.status); the same schema
+    # dumped from the ORM objects must give the same document, steps and results in order.
+    from app.api.submissions import SubmissionSchema
+
+    load_config(CONFIG)
+    worker(concurrency=1)
+    sub_id = client.post("/api/submissions?wait=10", json={"job": "echo", "inputs": {"input_data": "x"}}).json["id"]
+    body = wait_state(client, sub_id)
+    assert body["state"] == "Complete" and len(body["results"]) == 2
+    with client.application.test_request_context(), transaction(sessions) as session:
+        expected = SubmissionSchema().dump(submissions.get(session, sub_id))
+    assert body == expected
+    assert [s["name"] for s in body["steps"]] == ["echo", "again"]
+    assert client.get("/api/submissions/00000000-0000-0000-0000-000000000000").status_code == 404
+    assert client.get("/api/submissions/not-a-uuid").status_code == 404
