@@ -47,9 +47,16 @@ def _check_alive(dbapi_connection: psycopg.Connection, _record, _proxy) -> None:
     time here). The pool replaces a refused connection (up to three tries); a connection lost
     without a word (a network cut) fails its first statement instead, and the pool is reset.
     """
-    if (dbapi_connection.closed or dbapi_connection.pgconn.status != ConnStatus.OK
-            or select.select([dbapi_connection.fileno()], [], [], 0)[0]):
+    if dbapi_connection.closed or dbapi_connection.pgconn.status != ConnStatus.OK or _readable(dbapi_connection):
         raise DisconnectionError("the server closed this connection")
+
+
+def _readable(connection: psycopg.Connection) -> bool:
+    """Whether the socket has something to read (or is closed), without waiting. poll, not
+    select: a busy process may hold more than select's 1,024 descriptors."""
+    poller = select.poll()
+    poller.register(connection.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -185,7 +185,7 @@ class _ExitWatch:
             if self.pidfd is None:  # no pidfd: look at the child every 50 ms
                 left = 0.05 if left is None else min(left, 0.05)
             if watched:
-                ready = select.select(watched, [], [], left)[0]
+                ready = _ready(watched, left)
             else:
                 time.sleep(left)
                 ready = []
@@ -196,6 +196,15 @@ class _ExitWatch:
                 return True
             if deadline is not None and time.monotonic() >= deadline:
                 return False
+
+
+def _ready(fds: list[int], timeout: float | None) -> list[int]:
+    """The descriptors among `fds` that are readable (or at their end) within `timeout` seconds.
+    poll, not select: a busy worker may hold more than select's 1,024 descriptors."""
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    return [fd for fd, _ in poller.poll(None if timeout is None else timeout * 1000)]
 
 
 def _status(returncode: int | None) -> int | None:

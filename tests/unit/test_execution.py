@@ -10,6 +10,7 @@ import pytest
 from app.backends.local import ProcessResult
 from app.config import Settings
 from app.services.execution import FAIL, RETRY, SUCCESS, TERMINATE, StepWork, execute, judge
+from tests.descriptors import many_descriptors
 
 SUB = "1234abcd-0000-0000-0000-000000000000"
 
@@ -127,6 +128,12 @@ def test_a_long_log_keeps_its_end_and_says_what_was_left_out(tmp_path):
     omitted = sum(len(f"{i}\n") for i in range(200000)) + len("end\n") - 1000
     assert outcome.stderr.startswith(f"[... {omitted} bytes omitted ...]\n")
     assert len(outcome.stderr.split("\n", 1)[1]) == 1000
+
+
+def test_a_step_runs_in_a_process_holding_more_descriptors_than_select_takes(tmp_path):
+    with many_descriptors():
+        outcome = run(tmp_path, task("python3 -c 'print(1)'"))
+    assert (outcome.action, outcome.stdout) == (SUCCESS, "1\n")
 
 
 def test_a_log_limit_of_nothing_keeps_nothing_but_the_count(tmp_path):
