@@ -56,7 +56,8 @@ _DEFER = """
     ), jobs AS (
         SELECT * FROM handed_over UNION ALL SELECT * FROM inserted
     ), queued AS (
-        -- The handed-over step starts at once: Running, with its attempt (below).
+        -- The handed-over step starts at once: Running, with its attempt (below), as
+        -- app.services.steps._START starts a claimed step.
         UPDATE steps SET state = CASE WHEN starts THEN 'Running' ELSE 'Queued' END,
                          attempts = steps.attempts + CASE WHEN starts THEN 1 ELSE 0 END,
                          started = CASE WHEN starts THEN coalesce(steps.started, %(now)s) ELSE steps.started END,

@@ -32,8 +32,12 @@ END_SUBMISSION = (
 )
 ANNOUNCE_END = f"pg_notify('{FINISHED_CHANNEL}', CAST(%(submission_id)s AS text))"
 _END = f"WITH s AS ({END_SUBMISSION}) SELECT {ANNOUNCE_END}"
-_RUNNING = "UPDATE submissions SET state = 'Running', started = %(now)s WHERE id = %(id)s"
-_ANNOUNCE = f"SELECT pg_notify('{FINISHED_CHANNEL}', CAST(%(id)s AS text))"
+_ANNOUNCE = f"SELECT {ANNOUNCE_END}"
+# A submission's first step starts. Also a part of the statement that starts an attempt (steps).
+MARK_RUNNING = (
+    "UPDATE submissions SET state = 'Running', started = %(now)s "
+    "WHERE id = %(submission_id)s AND state = 'Submitted'"
+)
 
 
 @dataclass
@@ -183,8 +187,13 @@ def skip_rest(connection: Connection, snapshot: Snapshot) -> None:
             step.state = StepState.SKIPPED
 
 
+def all_done(snapshot: Snapshot) -> bool:
+    """Whether every step of the submission has ended (it is complete unless it ended already)."""
+    return all(s.state in STEP_DONE for s in snapshot.steps)
+
+
 def complete_if_done(connection: Connection, snapshot: Snapshot, message: str = "") -> None:
-    if all(s.state in STEP_DONE for s in snapshot.steps):
+    if all_done(snapshot):
         end(connection, snapshot, SubmissionState.COMPLETE, message)
 
 
@@ -198,10 +207,10 @@ def end(connection: Connection, snapshot: Snapshot, state: SubmissionState, mess
 
 def announce_finished(connection: Connection, submission_id: str | uuid.UUID) -> None:
     """Tell listeners (clients waiting with ?wait=) that a submission has ended, on commit."""
-    connection.execute(_ANNOUNCE, {"id": str(submission_id)})
+    connection.execute(_ANNOUNCE, {"submission_id": str(submission_id)})
 
 
 def start_running(connection: Connection, snapshot: Snapshot) -> None:
     if snapshot.state == SubmissionState.SUBMITTED:
-        connection.execute(_RUNNING, {"id": snapshot.id, "now": utcnow()})
+        connection.execute(MARK_RUNNING, {"submission_id": snapshot.id, "now": utcnow()})
         snapshot.state = SubmissionState.RUNNING

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from psycopg import Connection
 
 from app.db import run
-from app.models import STEP_DONE, StepState, SubmissionState
+from app.models import StepState, SubmissionState
 from app.models.base import utcnow
 from app.queue.chain import backoff_delay
 from app.services import cache, dag, workspace
@@ -39,14 +39,14 @@ _FILES = """
 """
 # An attempt starts: its step Running, its attempts row, and its submission Running if this is
 # the submission's first step to start.
-_START = """
+# (A handed-over step starts in the statement that queues it: app.queue.chain._DEFER.)
+_START = f"""
     WITH s AS (
         UPDATE steps SET state = 'Running', attempts = attempts + 1, started = coalesce(started, %(now)s),
                          cache_key = %(cache_key)s
         WHERE id = %(id)s RETURNING attempts
     ), submission AS (
-        UPDATE submissions SET state = 'Running', started = %(now)s
-        WHERE id = %(submission_id)s AND state = 'Submitted'
+        {dag.MARK_RUNNING}
     )
     INSERT INTO attempts (step_id, number, worker, outcome, stdout, stderr, started)
     SELECT %(id)s, attempts, %(worker)s, '', '', '', %(now)s FROM s
@@ -173,21 +173,19 @@ def record(
     # The step this worker goes on with, under the same queue job.
     taken = taker.pick(dag.released_by(snapshot, step)) if taker and outcome.action == SUCCESS else None
     now = utcnow()
-    state = (StepState.RUNNING if retrying else StepState.COMPLETE if outcome.action in (SUCCESS, TERMINATE)
-             else StepState.ERROR)
+    step.state = (StepState.RUNNING if retrying else StepState.COMPLETE if outcome.action in (SUCCESS, TERMINATE)
+                  else StepState.ERROR)
     # The last step to succeed ends its submission in the same statement (see dag.complete_if_done).
-    ends = outcome.action == SUCCESS and not snapshot.finished and all(
-        s is step or s.state in STEP_DONE for s in snapshot.steps)
+    ends = outcome.action == SUCCESS and not snapshot.finished and dag.all_done(snapshot)
     connection.execute(_CLOSE, {
         "id": step.id, "number": work.attempt, "job_id": queue_job_id, "now": now,
         "exit_status": outcome.exit_status, "outcome": outcome.action, "stdout": outcome.stdout,
-        "stderr": outcome.stderr, "message": outcome.message, "state": state,
+        "stderr": outcome.stderr, "message": outcome.message, "state": step.state,
         "finished": None if retrying else now,
         "keep_cache_key": outcome.action != TERMINATE,  # an early end is not a result to reuse
         "finish_job": taken is None,
         "ends": ends, "submission_id": snapshot.id, "end_state": SubmissionState.COMPLETE, "end_message": "",
     })
-    step.state = state
     if ends:
         snapshot.state, snapshot.finished = SubmissionState.COMPLETE, True
     if retrying:
