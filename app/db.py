@@ -93,7 +93,9 @@ def run(connection: psycopg.Connection, query: str, params: dict[str, Any] | Non
 # deferral took 0.3-0.4 ms, more than running it. Generic plans are made once per connection.
 def use_generic_plans(connection: psycopg.Connection, *, session: bool = False) -> None:
     """Plan prepared statements once, for the transaction (or for the whole session)."""
-    connection.execute(f"SET {'SESSION' if session else 'LOCAL'} plan_cache_mode = force_generic_plan")
+    local = "false" if session else "true"
+    connection.execute(f"SELECT set_config('plan_cache_mode', 'force_generic_plan', {local}), "
+                       f"set_config('enable_seqscan', 'off', {local})")
 
 
 class DirectConnection:
