@@ -11,7 +11,7 @@ from app.services.finished import FinishedListener
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, plan_once=True)
     app.extensions["aa_engine"] = engine
     app.extensions["aa_sessions"] = make_sessionmaker(engine)
     app.extensions["aa_finished"] = FinishedListener(libpq_url(settings.database_url))

@@ -28,11 +28,14 @@ def libpq_url(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+def make_engine(url: str, *, plan_once: bool = False, **kwargs) -> Engine:
     """An engine that survives a database restart: a pooled connection the server has closed
-    is replaced when it is checked out (see `_check_alive`)."""
+    is replaced when it is checked out (see `_check_alive`). With `plan_once`, its connections
+    plan each prepared statement once (see PLAN_ONCE)."""
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
+    if plan_once:
+        kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "options": PLAN_ONCE}
     engine = create_engine(sqlalchemy_url(url), **kwargs)
     event.listen(engine, "checkout", _check_alive)
     return engine
@@ -86,23 +89,25 @@ def run(connection: psycopg.Connection, query: str, params: dict[str, Any] | Non
     return connection.cursor(row_factory=namedtuple_row).execute(query, params)
 
 
-# The hot path's statements are short lookups by key, by design (tests/integration/
-# test_query_plans.py). Once psycopg has prepared them, PostgreSQL would still plan some of them
-# afresh on every execution, the statements with a JSON document for a parameter above all: with
-# the document's rows in view, a custom plan looks cheaper than the generic one. Planning the
-# deferral took 0.3-0.4 ms, more than running it. Generic plans are made once per connection.
-def use_generic_plans(connection: psycopg.Connection, *, session: bool = False) -> None:
-    """Plan prepared statements once, for the transaction (or for the whole session)."""
-    local = "false" if session else "true"
-    connection.execute(f"SELECT set_config('plan_cache_mode', 'force_generic_plan', {local}), "
-                       f"set_config('enable_seqscan', 'off', {local})")
+# The service's statements are short lookups by key, by design (tests/integration/
+# test_query_plans.py). Once psycopg has prepared them (after a few executions on a connection),
+# PostgreSQL would still plan some of them afresh on every execution, the statements with a JSON
+# document for a parameter above all: with the document's rows in view, a custom plan looks
+# cheaper than the generic one. Planning the deferral took 0.3-0.4 ms, more than running it. So
+# the connections of the API and of the worker plan each statement once. And never as a scan: a
+# generic plan made while a table is nearly empty (a fresh database, before autoanalyze) would
+# scan it for the connection's life, however large it grows (the deferral's cost grew with every
+# step stored: 0.14 ms at 600 submissions, 0.9 ms at 6,000). Where no index serves, PostgreSQL
+# still scans: enable_seqscan only prices scans out of the choice.
+PLAN_SETTINGS = {"plan_cache_mode": "force_generic_plan", "enable_seqscan": "off"}
+PLAN_ONCE = " ".join(f"-c {name}={value}" for name, value in PLAN_SETTINGS.items())  # libpq's options
 
 
 class DirectConnection:
     """A connection owned by one thread, for short transactions; reconnected after a failure.
 
     Its statements are prepared by psycopg after a few executions, as it lives as long as the
-    thread, and planned once (see use_generic_plans). (psycopg's pipeline mode was tried
+    thread, and planned once (see PLAN_ONCE). (psycopg's pipeline mode was tried
     here: it cost 20% more CPU per step than it saved in waiting.)
     """
 
@@ -114,8 +119,7 @@ class DirectConnection:
     def transaction(self) -> Iterator[psycopg.Connection]:
         """A transaction committed on success and rolled back on error."""
         if self._connection is None or self._connection.closed:
-            self._connection = psycopg.connect(self.dsn, autocommit=True)
-            use_generic_plans(self._connection, session=True)
+            self._connection = psycopg.connect(self.dsn, autocommit=True, options=PLAN_ONCE)
         try:
             with self._connection.transaction():
                 yield self._connection

@@ -11,7 +11,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.db import driver, use_generic_plans
+from app.db import driver
 from app.errors import Forbidden, InvalidInput, NotFound, ParameterError, TooManyRequests, ValidationFailed
 from app.models import StepState, Submission, SubmissionInput, SubmissionState
 from app.models.base import utcnow
@@ -97,7 +97,6 @@ def submit(
     definition; the submission with its steps; its root steps' queue jobs), plus one per input file.
     """
     connection = driver(session)
-    use_generic_plans(connection)
     spec, tasks = catalog.runnable_job_with_tasks(connection, job)
     if len(name) > 128:
         raise InvalidInput("The name is too long", errors={"name": ["must be at most 128 characters"]})

@@ -10,7 +10,7 @@ import pytest
 from psycopg import ClientCursor
 from sqlalchemy import text
 
-from app.db import driver, transaction, use_generic_plans
+from app.db import PLAN_SETTINGS, driver, transaction
 from app.queue import chain
 from app.services import submissions
 
@@ -65,7 +65,8 @@ def test_deferring_a_step_does_not_scan_the_steps_table(sessions, load_config, s
     job_id = submission.steps[0].queue_job_id
     with transaction(sessions) as session:
         connection = driver(session)
-        use_generic_plans(connection)  # as the worker's connections and the POST plan it
+        for name, value in PLAN_SETTINGS.items():  # as the API's and the worker's connections plan it
+            connection.execute("SELECT set_config(%s, %s, true)", (name, value))
         plan = _generic_plan(connection, chain._DEFER, {
             "steps": ("jsonb", json.dumps([{"step_id": b.id, "submission_id": str(submission.id), "queue": "local"}])),
             "step_ids": ("bigint[]", [b.id]), "task_name": ("text", "run_step"), "priority": ("int", 0),
