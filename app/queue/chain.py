@@ -18,9 +18,11 @@ finished step, is finished by whoever fetches it.)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from psycopg import Connection
 from psycopg.types.json import Jsonb
@@ -33,7 +35,7 @@ PRIORITIES = {"low": -10, "normal": 0, "high": 10}
 # Queue the steps and mark them Queued, in one statement. The steps come as one JSON document: an
 # array of text-format JSON strings would cost an escaped quote per character of JSON.
 _DEFER = """
-    WITH input AS (
+    WITH {companions} input AS (
         SELECT CAST(step->>'step_id' AS bigint) AS step_id, step->>'queue' AS queue,
                jsonb_build_object('step_id', CAST(step->>'step_id' AS bigint),
                                   'submission_id', step->>'submission_id') AS args, ord
@@ -76,14 +78,32 @@ _DEFER = """
 
 
 @dataclass(frozen=True)
+class Companion:
+    """Data-modifying CTEs ("name AS (...), " each) that run in the deferral's statement, a round
+    trip saved: they must change other rows than the deferral does, and their names and parameters
+    must differ from its own, `now` excepted: theirs is the deferral's."""
+
+    ctes: str
+    params: dict[str, Any]
+
+
+@functools.cache
+def _statement(companions: str = "") -> str:
+    """The deferral with its companions (the same text each time: psycopg prepares it once)."""
+    return _DEFER.format(companions=companions)
+
+
+@dataclass(frozen=True)
 class Handover:
     """The step a worker goes on with at once, under the queue job it holds; the deferral starts
-    its attempt (the step is Running, its attempts row made, with the worker's name)."""
+    its attempt (the step is Running, its attempts row made, with the worker's name). `closing`,
+    the end of the attempt that held the job, runs in the same statement."""
 
     step_id: int
     queue_job_id: int
     worker_id: int
     worker: str
+    closing: Companion | None = None
 
 
 @dataclass(frozen=True)
@@ -100,12 +120,14 @@ def defer(
     handover: Handover | None = None,
 ) -> tuple[dict[int, int], datetime]:
     """Queue `steps` in the connection's transaction and mark them Queued (runnable after `delay`
-    seconds). With a `handover`, that step goes on at once under the queue job its worker holds.
-    Return their queue job ids by step id, and the time they were queued."""
-    now = utcnow()
+    seconds). With a `handover` (one of `steps`), that step goes on at once under the queue job its
+    worker holds. Return their queue job ids by step id, and the time they were queued."""
+    closing = handover.closing if handover else None
+    now = closing.params["now"] if closing else utcnow()  # one instant for both
     if not steps:
         return {}, now
-    rows = connection.execute(_DEFER, {
+    rows = connection.execute(_statement(closing.ctes if closing else ""), {
+        **(closing.params if closing else {}),
         "steps": Jsonb([asdict(s) for s in steps]),
         "step_ids": [s.step_id for s in steps],
         "task_name": TASK_NAME,

@@ -116,12 +116,13 @@ class Taker:
 @dataclass(frozen=True)
 class Handover:
     """A step its worker starts at once, under the queue job of the step it just finished (see
-    chain)."""
+    chain); `closing` ends that step's attempt in the same statement."""
 
     step: StepRow
     queue_job_id: int
     worker_id: int
     worker: str
+    closing: chain.Companion | None = None
 
 
 def queue(
@@ -130,8 +131,8 @@ def queue(
 ) -> dict[int, int]:
     """Hand `steps` to the queue, in this transaction (the `handover` step, one of them, started at
     once under its worker's queue job); their queue job ids by step id."""
-    handed = (chain.Handover(handover.step.id, handover.queue_job_id, handover.worker_id, handover.worker)
-              if handover else None)
+    handed = (chain.Handover(handover.step.id, handover.queue_job_id, handover.worker_id, handover.worker,
+                             handover.closing) if handover else None)
     job_ids, _ = defer(connection, [Deferral(s.id, snapshot.id, queue_name(s)) for s in steps],
                        priority=snapshot.priority, delay=delay, handover=handed)
     for step in steps:

@@ -67,7 +67,7 @@ def test_deferring_a_step_does_not_scan_the_steps_table(sessions, load_config, s
         connection = driver(session)
         for name, value in PLAN_SETTINGS.items():  # as the API's and the worker's connections plan it
             connection.execute("SELECT set_config(%s, %s, true)", (name, value))
-        plan = _generic_plan(connection, chain._DEFER, {
+        plan = _generic_plan(connection, chain._statement(), {
             "steps": ("jsonb", json.dumps([{"step_id": b.id, "submission_id": str(submission.id), "queue": "local"}])),
             "step_ids": ("bigint[]", [b.id]), "task_name": ("text", "run_step"), "priority": ("int", 0),
             "scheduled_at": ("timestamptz", None), "handover_step": ("bigint", b.id), "handover_job": ("bigint", job_id),
