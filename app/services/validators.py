@@ -10,8 +10,6 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 
-import numpy as np
-
 from app.errors import ValidationFailed
 
 log = logging.getLogger(__name__)
@@ -86,6 +84,8 @@ def _csv(data: bytes) -> None:
             raise ValidationFailed(
                 f"line {n}: expected {width} columns, found {line.count(',') + 1}"
             )
+    import numpy as np  # here: the API and the workers start (and run) without NumPy and its BLAS threads
+
     try:
         np.loadtxt(
             io.StringIO("\n".join(line for _, line in rows)), delimiter=",", ndmin=2, comments=None
