@@ -22,11 +22,12 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import api, ceilings, celery_chain, fullstack, latency, procrastinate_raw, report
+from bench import api, ceilings, celery_chain, floor, fullstack, latency, procrastinate_raw, report
 from bench.common import Context, busy_fraction, database_server, log
 
 MEASUREMENTS: dict[str, Callable[[Context], dict]] = {
     "ceilings": ceilings.run,
+    "floor": floor.run,
     "fullstack": fullstack.run,
     "pyfull": fullstack.run_python,
     "celery": celery_chain.run,

@@ -51,6 +51,11 @@ def _fmt(value: float | None) -> str:
     return f"{value:.2f}"
 
 
+def _count(value: float | None) -> str:
+    """A count for a label (a median over rounds is a float)."""
+    return "?" if value is None else f"{value:.0f}"
+
+
 def _rows_label(count: float | None) -> str:
     if not count:
         return "?"
@@ -66,6 +71,7 @@ def build_rows(m: dict[str, Any]) -> list[Row]:
     spawn = m.get("spawn_ceiling")
     raw = m.get("procrastinate_steps_per_s")
     python = m.get("fullstack_python_steps_per_s")
+    floor = m.get("floor_steps_per_s")
     rows = [
         Row("ours, full stack (local `true`) vs Celery", ours, "steps/s",
             f"≥ {VS_CELERY}× Celery" + (f" = {_fmt(VS_CELERY * celery)}" if celery else ""),
@@ -84,10 +90,13 @@ def build_rows(m: dict[str, Any]) -> list[Row]:
         Row("Celery chain behind a Flask POST view", celery_http, "steps/s"),
         Row("raw Procrastinate, 3 chained no-op tasks", raw, "tasks/s", "(queue overhead)",
             _ratio(ours, raw), note="ratio = ours / raw"),
+        Row("floor: each part alone, cores / CPU per step", floor, "steps/s", "(the design's bound)",
+            _ratio(floor, celery), note=f"ratio = floor / Celery; floor / spawn ceiling = {_fmt(_ratio(floor, spawn))}"
+            if floor and celery and spawn else ""),
         Row("ceiling: spawn `true`, 1 process", m.get("spawn_per_s_serial"), "spawns/s"),
-        Row(f"ceiling: spawn `true`, {m.get('cores', '?')} processes", m.get("spawn_per_s_parallel"), "spawns/s"),
+        Row(f"ceiling: spawn `true`, {_count(m.get('cores'))} processes", m.get("spawn_per_s_parallel"), "spawns/s"),
         Row("ceiling: pgbench single-row commits, 1 client", m.get("commits_per_s_1"), "commits/s"),
-        Row(f"ceiling: pgbench single-row commits, {m.get('pgbench_clients', '?')} clients",
+        Row(f"ceiling: pgbench single-row commits, {_count(m.get('pgbench_clients'))} clients",
             m.get("commits_per_s_n"), "commits/s"),
         Row("latency POST→Complete p50", m.get("latency_p50_ms"), "ms", f"≤ {LATENCY_P50_MS:.0f} ms",
             _ratio(m.get("latency_p50_ms"), LATENCY_P50_MS), _at_most(m.get("latency_p50_ms"), LATENCY_P50_MS)),
@@ -148,6 +157,11 @@ def write_json(path: Path, *, meta: dict[str, Any], metrics: dict[str, Any], row
     path.write_text(json.dumps(document, indent=2, default=str) + "\n")
 
 
+FLOOR_PARTS = (("program", "program"), ("spawn", "worker spawning it"), ("queue", "claim and record"),
+               ("queue_postgres", "their postgres"), ("intake", "POST in-process"),
+               ("intake_postgres", "its postgres"))
+
+
 def format_details(m: dict[str, Any]) -> str:
     """Where the CPU went, per completed step, and our service's own step timings."""
     lines = []
@@ -166,6 +180,9 @@ def format_details(m: dict[str, Any]) -> str:
                          + (f", other processes {other:.2f} cores" if other is not None else ""))
     if lines:
         lines.insert(0, "CPU ms per completed step:")
+    if "floor_cpu_ms_per_step" in m:
+        parts = ", ".join(f"{label} {m[f'floor_cpu_ms_{key}']:.2f}" for key, label in FLOOR_PARTS)
+        lines.append(f"floor, CPU ms per step, each part alone: {parts}; in all {m['floor_cpu_ms_per_step']:.2f}")
     per_step = [(label, m.get(f"latency_{key}")) for key, label in (
         ("step_queue_wait_p50_ms", "queued→started"), ("step_run_p50_ms", "started→finished"))]
     if any(value is not None for _, value in per_step):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bench import fullstack, latency
+import pytest
+
+from bench import floor, fullstack, latency
 from bench.common import Context
 
 
@@ -39,3 +41,14 @@ def test_latency_runs_complete(server_url, tmp_path):
     assert 0 < metrics["latency_p50_ms"] <= metrics["latency_p95_ms"] <= metrics["latency_p99_ms"]
     assert metrics["latency_server_p50_ms"] > 0
     assert not [note for note in ctx.notes if "did not end Complete" in note], ctx.notes
+
+
+def test_floor_measures_each_part(server_url, tmp_path):
+    ctx = tiny_context(server_url, tmp_path)
+    ctx.n = 30  # enough CPU for /proc's 10 ms ticks to see each part
+    metrics = floor.run(ctx)
+    parts = [metrics[f"floor_cpu_ms_{name}"] for name in ("program", "spawn", "queue", "queue_postgres",
+                                                           "intake", "intake_postgres")]
+    assert all(part >= 0 for part in parts) and metrics["floor_cpu_ms_program"] > 0
+    assert metrics["floor_cpu_ms_per_step"] == pytest.approx(sum(parts))
+    assert metrics["floor_steps_per_s"] > 0

@@ -51,6 +51,17 @@ def test_the_comparison_with_celery_behind_http_is_shown_only_when_measured():
     assert python[0].ratio == pytest.approx(0.1) and python[0].met is None and "TODO" not in python[0].note
 
 
+def test_the_floor_is_compared_with_celery_and_the_spawn_ceiling():
+    parts = {"program": 0.5, "spawn": 0.3, "queue": 0.3, "queue_postgres": 0.5, "intake": 0.3, "intake_postgres": 0.1}
+    metrics = {**METRICS, **{f"floor_cpu_ms_{k}": v for k, v in parts.items()},
+               "floor_cpu_ms_per_step": 2.0, "floor_steps_per_s": 1000.0}
+    floor = by_name(report.build_rows(metrics), "floor: each part alone")
+    assert floor.ratio == pytest.approx(2.0) and floor.met is None
+    assert "floor / spawn ceiling = 0.50" in floor.note
+    assert "claim and record 0.30, their postgres 0.50" in report.format_details(metrics)
+    assert not by_name(report.build_rows(METRICS), "floor: each part alone").note
+
+
 def test_missing_measurements_are_not_applicable():
     rows = report.build_rows({"latency_p50_ms": 30.0})
     assert by_name(rows, "ours, full stack (local `true`) vs Celery").met is None
