@@ -124,7 +124,7 @@ def defer(
     worker holds. Return their queue job ids by step id, and the time they were queued."""
     closing = handover.closing if handover else None
     now = closing.params["now"] if closing else utcnow()  # one instant for both
-    if not steps:
+    if not steps and closing is None:
         return {}, now
     rows = connection.execute(_statement(closing.ctes if closing else ""), {
         **(closing.params if closing else {}),

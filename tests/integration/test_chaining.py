@@ -168,6 +168,13 @@ def test_recording_worker_takes_one_child_in_the_same_transaction(sessions, load
                                      "WHERE status = 'doing'")).all()
         assert doing == [(step_id(sessions, sub_id, "b"), taker.worker_id)]
         assert session.get(Step, following.work.step_id).state == StepState.RUNNING
+        # a's attempt is closed by the statement that hands its job over: one instant for both
+        assert session.get(Step, first.work.step_id).state == StepState.COMPLETE
+        closed = session.execute(text("SELECT outcome, finished FROM attempts WHERE step_id = :id"),
+                                 {"id": first.work.step_id}).one()
+        started = session.execute(text("SELECT started FROM attempts WHERE step_id = :id"),
+                                  {"id": following.work.step_id}).scalar_one()
+        assert closed.outcome == SUCCESS and closed.finished == started
 
 
 def test_only_the_children_left_to_others_wake_workers(sessions, load_config, database_url):
