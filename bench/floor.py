@@ -85,7 +85,8 @@ def _intake(url: str, count: int) -> tuple[float, float]:
     """POST /api/submissions in-process: (the app's CPU ms, the database's) per submission."""
     from app import create_app
 
-    client = create_app({"database_url": url}).test_client()
+    app = create_app({"database_url": url})
+    client = app.test_client()
 
     def post(n: int) -> None:
         for _ in range(n):
@@ -93,8 +94,11 @@ def _intake(url: str, count: int) -> tuple[float, float]:
             if answer.status_code != 201:
                 raise RuntimeError(f"POST answered {answer.status_code}: {answer.get_data(as_text=True)[:200]}")
 
-    post(10)  # past psycopg's prepare threshold
-    own, _, backends = _measure(url, lambda: post(count), count)
+    try:
+        post(10)  # past psycopg's prepare threshold
+        own, _, backends = _measure(url, lambda: post(count), count)
+    finally:
+        app.extensions["aa_engine"].dispose()
     log(f"floor: intake {own:.2f} CPU ms per submission, its backends {backends:.2f}")
     return own, backends
 
