@@ -15,8 +15,7 @@ from psycopg import Connection
 
 from app.models import STEP_DONE, StepState, SubmissionState
 from app.models.base import utcnow
-from app.queue import chain
-from app.queue.chain import Deferral, defer
+from app.queue.chain import Deferral, Handover, defer
 
 # The submission locked, then its steps read by a statement that starts after the lock is granted
 # (migration 0007): each row is the submission's state, priority, use_cache, finished, then a step.
@@ -113,32 +112,19 @@ class Taker:
                      and not s.task.get("cache")), None)
 
 
-@dataclass(frozen=True)
-class Handover:
-    """A step its worker starts at once, under the queue job of the step it just finished (see
-    chain); `closing` ends that step's attempt in the same statement."""
-
-    step: StepRow
-    queue_job_id: int
-    worker_id: int
-    worker: str
-    closing: chain.Companion | None = None
-
-
 def queue(
     connection: Connection, snapshot: Snapshot, steps: list[StepRow], *, delay: float = 0.0,
     handover: Handover | None = None,
 ) -> dict[int, int]:
     """Hand `steps` to the queue, in this transaction (the `handover` step, one of them, started at
-    once under its worker's queue job); their queue job ids by step id."""
-    handed = (chain.Handover(handover.step.id, handover.queue_job_id, handover.worker_id, handover.worker,
-                             handover.closing) if handover else None)
+    once under its worker's queue job: see chain); their queue job ids by step id."""
     job_ids, _ = defer(connection, [Deferral(s.id, snapshot.id, queue_name(s)) for s in steps],
-                       priority=snapshot.priority, delay=delay, handover=handed)
+                       priority=snapshot.priority, delay=delay, handover=handover)
     for step in steps:
-        step.state = StepState.QUEUED
-    if handover:
-        handover.step.state, handover.step.attempts = StepState.RUNNING, handover.step.attempts + 1
+        if handover and step.id == handover.step_id:
+            step.state, step.attempts = StepState.RUNNING, step.attempts + 1
+        else:
+            step.state = StepState.QUEUED
     return job_ids
 
 
@@ -176,7 +162,7 @@ def release(
         connection.execute(_WAITING, {"ids": waiting})
     job_ids = queue(connection, snapshot, [c for c in children if c.waiting_for == 0], handover=handover)
     complete_if_done(connection, snapshot)
-    return job_ids[handover.step.id] if handover else None
+    return job_ids[handover.step_id] if handover else None
 
 
 def skip_rest(connection: Connection, snapshot: Snapshot) -> None:

@@ -14,7 +14,7 @@ from psycopg import Connection
 from app.db import run
 from app.models import StepState, SubmissionState
 from app.models.base import utcnow
-from app.queue.chain import Companion, backoff_delay
+from app.queue.chain import Companion, Handover, backoff_delay
 from app.services import cache, dag, workspace
 from app.services.execution import RETRY, SUCCESS, TERMINATE, Outcome, StepWork
 
@@ -198,7 +198,7 @@ def record(
         return None  # this attempt's files are dropped: the next attempt makes its own
     _store_outputs(connection, snapshot, step, outcome)
     if outcome.action == SUCCESS:
-        handover = (dag.Handover(taken, queue_job_id, taker.worker_id, taker.worker, Companion(_CLOSING, closing))
+        handover = (Handover(taken.id, queue_job_id, taker.worker_id, taker.worker, Companion(_CLOSING, closing))
                     if taken else None)
         job_id = dag.release(connection, snapshot, step, handover)  # the handed-over step has started
         return _claimed(snapshot, taken, job_id, _files(connection, snapshot, taken)) if taken else None
