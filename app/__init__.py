@@ -36,6 +36,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         API_SPEC_OPTIONS={
             "info": {"description": "Run configured analysis pipelines over HTTP."},
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            # A token is optional everywhere (admin endpoints and AA_REQUIRE_API_KEY need one): so
+            # declared, Swagger UI sends the one given to its Authorize button with every operation.
+            "security": [{"bearer": []}, {}],
         },
     )
     from app import database
@@ -44,5 +47,24 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from app.api import init_app as init_api
 
     init_api(app)
+    from app import web
+
+    web.init_app(app)
+    _limit_bodies(app, settings.max_upload_mb * 1024 * 1024)
     logging.getLogger("app").setLevel(logging.INFO)
     return app
+
+
+def _limit_bodies(app: Flask, max_bytes: int) -> None:
+    """413 for bodies over the limit, chunked ones included, with the connection left usable."""
+    from flask import request
+    from werkzeug.exceptions import RequestEntityTooLarge
+
+    from app.body_limit import TOO_LARGE, BodyLimit
+
+    app.wsgi_app = BodyLimit(app.wsgi_app, max_bytes)
+
+    @app.before_request
+    def _refuse_too_large() -> None:
+        if request.environ.get(TOO_LARGE):
+            raise RequestEntityTooLarge()

@@ -14,7 +14,8 @@ def init_app(app: Flask, settings: Settings) -> None:
     engine = make_engine(settings.database_url, plan_once=True)
     app.extensions["aa_engine"] = engine
     app.extensions["aa_sessions"] = make_sessionmaker(engine)
-    app.extensions["aa_finished"] = FinishedListener(libpq_url(settings.database_url))
+    app.extensions["aa_finished"] = FinishedListener(libpq_url(settings.database_url),
+                                                       max_waiters=settings.max_waiters)
     app.teardown_appcontext(_close_session)
 
 

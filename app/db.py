@@ -76,7 +76,7 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 # --- the hot path: psycopg directly ---------------------------------------------------------------
 # A step's life cycle is a few short statements per transaction; SQLAlchemy's session, pool and
 # result layers cost more CPU than the statements themselves (about 1 ms a transaction on a 2-core
-# machine), so app.services.dag and app.services.steps run plain SQL on the psycopg connection.
+# machine), so app.queue.dag and app.queue.steps run plain SQL on the psycopg connection.
 
 
 def driver(session: Session) -> psycopg.Connection:

@@ -20,6 +20,11 @@ def data_dir() -> Path:
     return base
 
 
+def exists() -> bool:
+    """Whether an embedded server's data was made in the data dir (by `aa up` or `aa serve`)."""
+    return (data_dir() / "pgdata" / "PG_VERSION").is_file()
+
+
 def start_embedded(pgdata: Path | None = None, *, cleanup: str = "stop") -> tuple[str, object]:
     """Start (or reuse) the embedded PostgreSQL; return its SQLAlchemy URL and the server handle."""
     with warnings.catch_warnings():

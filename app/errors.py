@@ -26,6 +26,7 @@ class ConfigError(InvalidInput):
     """The configuration is not valid."""
 
     code = "invalid_config"
+    labels: dict[str, str] = {}  # document path -> the same path with item names, for people
 
 
 class ValidationFailed(InvalidInput):
@@ -74,3 +75,24 @@ class TooManyRequests(AppError):
     status = 429
     code = "too_many_requests"
     retry_after = 30
+
+
+class Unavailable(AppError):
+    """The service cannot answer this now; try again later."""
+
+    status = 503
+    code = "unavailable"
+    retry_after = 30
+
+
+class ValidatorBroken(Unavailable):
+    """An input validator failed to run; try again later."""
+
+    code = "validator_unavailable"
+
+
+class TooManyWaiters(Unavailable):
+    """Too many clients are waiting for submissions here; poll, or wait again shortly."""
+
+    code = "too_many_waiters"
+    retry_after = 5

@@ -2,41 +2,63 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import psycopg
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db import make_engine, make_sessionmaker, transaction
+from app.db import libpq_url, make_engine, make_sessionmaker, transaction
+from app.errors import AppError
 
 log = logging.getLogger(__name__)
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parent / "examples"  # inside the package, so a wheel has them
 _embedded = None  # keeps the embedded server's handle alive for this process
 
 
-def database_url() -> str:
-    """DATABASE_URL, else the embedded server (started if needed) — also exported to children."""
-    global _embedded
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        from app.embedded import start_embedded
+def database_url(*, create: bool = True, join_running: bool = True) -> str:
+    """The database to use, exported as DATABASE_URL to child processes.
 
-        url, _embedded = start_embedded()
-        os.environ["DATABASE_URL"] = url
+    DATABASE_URL when set; else (`join_running`) the database of the `aa up` running for this
+    user, so a second terminal never gets a second database; else the embedded server in
+    AA_DATA_DIR or the user data dir, started if stopped — and made if none exists, when `create`.
+    """
+    global _embedded
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    from app import embedded, running
+
+    if join_running and not os.environ.get("AA_DATA_DIR"):
+        services = running.services()
+        if len(services) > 1:
+            listed = ", ".join(f"{s.service_url} (pid {s.pid})" for s in services)
+            raise AppError(f"several services are running ({listed}): say which database with DATABASE_URL")
+        if services:
+            os.environ["DATABASE_URL"] = services[0].database_url
+            return services[0].database_url
+    if not create and not embedded.exists():
+        raise AppError(f"no database: no `aa up` is running and there is no embedded database in "
+                       f"{embedded.data_dir()}. Start the service with `aa up`, or point at a database "
+                       "with DATABASE_URL=postgresql://… (or AA_DATA_DIR=… for an embedded server's folder)")
+    url, _embedded = embedded.start_embedded()
+    os.environ["DATABASE_URL"] = url
     return url
 
 
 @contextmanager
 def session_scope() -> Iterator[Session]:
-    engine = make_engine(database_url(), pool_size=1)
+    """A transaction on the service's database; an admin command never makes a new one."""
+    engine = make_engine(database_url(create=False), pool_size=1)
     try:
         with transaction(make_sessionmaker(engine)) as session:
             yield session
@@ -50,11 +72,11 @@ def load_initial_config(config_file: Path | None) -> str:
 
     with session_scope() as session:
         if config_file is not None:
-            catalog.load(session, catalog.read_file(config_file))
-            return f"loaded {config_file}"
+            loaded = catalog.load_file(session, config_file, author="aa up")  # its folder importable
+            return f"loaded {config_file} as version {loaded.version}: {', '.join(loaded.summary())}"
         if catalog.is_empty(session):
-            catalog.load(session, example_config())
-            return f"loaded the example jobs from {EXAMPLES}"
+            loaded = catalog.load_version(session, example_config(), author="aa up (examples)")
+            return f"loaded the example jobs from {EXAMPLES} as version {loaded.version}"
     return "kept the configuration already loaded"
 
 
@@ -65,22 +87,22 @@ def example_config() -> str:
     return "\n---\n".join(catalog.read_file(p) for p in sorted(EXAMPLES.glob("*.yaml")))
 
 
-def serve(url: str, *, host: str, port: int, processes: int = 2) -> subprocess.Popen:
-    """Start gunicorn serving the app (threads, so `?wait=` does not block other clients)."""
-    argv = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(processes),
-            "--worker-class", "gthread", "--threads", "8", "--access-logfile", "-",
-            "--graceful-timeout", "10", "--no-control-socket", "app.wsgi:application"]
-    return subprocess.Popen(argv, env={**os.environ, "DATABASE_URL": url})  # noqa: S603
+def serve(url: str, *, host: str, port: int, processes: int = 2, **popen: Any) -> subprocess.Popen:
+    """Start the web server (app.webserver: waitress in `processes` processes, which reads requests
+    whole before they take a thread, so slow clients and `?wait=` waiters cannot stall the API)."""
+    argv = [sys.executable, "-m", "app.webserver", "--host", host, "--port", str(port), "--processes", str(processes)]
+    return subprocess.Popen(argv, env={**os.environ, "DATABASE_URL": url}, **popen)  # noqa: S603
 
 
 def spawn_worker(
     url: str, *, concurrency: int, queues: list[str] | None = None, env: dict[str, str] | None = None,
+    **popen: Any,
 ) -> subprocess.Popen:
     """Start `aa worker` as a child process."""
     argv = [sys.executable, "-m", "app", "worker", "--concurrency", str(concurrency)]
     if queues:
         argv += ["--queues", ",".join(queues)]
-    return subprocess.Popen(argv, env={**os.environ, **(env or {}), "DATABASE_URL": url})  # noqa: S603
+    return subprocess.Popen(argv, env={**os.environ, **(env or {}), "DATABASE_URL": url}, **popen)  # noqa: S603
 
 
 def run_worker(url: str, *, queues: list[str], concurrency: int) -> None:
@@ -104,42 +126,63 @@ def run_worker(url: str, *, queues: list[str], concurrency: int) -> None:
     engine.dispose()
 
 
-def up(*, config_file: Path | None, host: str, port: int, workers: int, concurrency: int) -> int:
-    """Database, migrations, configuration, web server and workers; Ctrl-C stops them all.
+def up(*, config_file: Path | None, host: str, port: int, workers: int, concurrency: int,
+       grace_seconds: float = 30.0) -> int:
+    """Database, migrations, configuration, web server and workers, supervised; Ctrl-C stops them all.
 
-    Returns the exit status: 0 after Ctrl-C or SIGTERM, 1 if a part stopped by itself.
+    Returns the exit status: 0 after Ctrl-C or SIGTERM.
     """
-    from app import migrate
+    from app import migrate, running
+    from app.supervisor import Part, Supervisor, die_with_parent
 
-    url = database_url()
+    ensure_port_free(host, port)
+    url = database_url(join_running=False)
     migrate.upgrade(url)
     log.info(load_initial_config(config_file))
-    children = [spawn_worker(url, concurrency=concurrency) for _ in range(workers)]
-    children.append(serve(url, host=host, port=port))
-    stopping = False
+    # Its own process group: a Ctrl-C at the terminal reaches only the supervisor, which decides.
+    supervised = {"process_group": 0, "preexec_fn": die_with_parent}
+    parts = [Part(f"worker {n + 1}", functools.partial(spawn_worker, url, concurrency=concurrency, **supervised))
+             for n in range(workers)]
+    parts.append(Part("web server", functools.partial(serve, url, host=host, port=port, **supervised)))
+    supervisor = Supervisor(parts, grace_seconds=grace_seconds,
+                            running_steps=functools.partial(running_steps, url))
+    base = f"http://{host}:{port}"
 
-    def _stop(_signum, _frame):
-        nonlocal stopping
-        stopping = True
+    def announce() -> None:
+        running.record(database_url=url, service_url=base)
+        print(f"Analytics Automated is running at {base}/api/jobs  "
+              f"(documentation: {base}/api/docs; Ctrl-C stops)", flush=True)
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    print(f"Analytics Automated is running at http://{host}:{port}/api/jobs  "
-          f"(documentation: http://{host}:{port}/api/docs; Ctrl-C stops)", flush=True)
     try:
-        while not stopping and all(child.poll() is None for child in children):
-            time.sleep(0.2)
+        supervisor.run(on_started=announce)
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(30)
-            except subprocess.TimeoutExpired:
-                child.kill()
-    if not stopping:
-        print("a part of the service stopped by itself (is the port free?); stopped the rest", flush=True)
-        return 1
+        running.forget()
     print("stopped", flush=True)
     return 0
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Refuse to start when something already listens on host:port (a second `aa up`?)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise AppError(f"cannot listen on {host}:{port} ({exc.strerror}): is the service already "
+                           "running? Choose another port with --port") from None
+
+
+def running_steps(url: str, worker_pids: list[int]) -> int | None:
+    """How many steps the workers with these process ids are running (None if the database can't say)."""
+    names = [f"{socket.gethostname()}:{pid}" for pid in worker_pids]
+    try:
+        with psycopg.connect(libpq_url(url), connect_timeout=3) as connection:
+            return connection.execute(_RUNNING_STEPS, {"names": names}).fetchone()[0]
+    except psycopg.Error:
+        return None
+
+
+_RUNNING_STEPS = """
+SELECT count(*) FROM procrastinate_jobs j JOIN worker_info w ON w.worker_id = j.worker_id
+WHERE j.status = 'doing' AND w.name = ANY(%(names)s)
+"""

@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import api, ceilings, celery_chain, floor, fullstack, latency, procrastinate_raw, report
+from bench import api, ceilings, celery_chain, floor, fullstack, latency, peers, procrastinate_raw, report, users
 from bench.common import Context, busy_fraction, database_server, log
 
 MEASUREMENTS: dict[str, Callable[[Context], dict]] = {
@@ -36,6 +36,14 @@ MEASUREMENTS: dict[str, Callable[[Context], dict]] = {
     "bigqueue": fullstack.run_big_queue,
     "latency": latency.run,
     "api": api.run,
+    "pycold": users.run_python_cold,
+    "pylatency": users.run_python_latency,
+    "batch": users.run_batch,
+    "held": users.run_held,
+    "recovery": users.run_recovery,
+    "idle": users.run_idle,
+    "dbos": peers.run_dbos,
+    "pgqueuer": peers.run_pgqueuer,
 }
 BUSY = 0.25  # CPU use by others, sampled for 1 s before each measurement, above which results are flagged
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -59,7 +67,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="worker processes [2]")
     parser.add_argument("--concurrency", type=int, default=4, help="runners per worker process [4]")
     parser.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients for the POSTs [16]")
-    parser.add_argument("--web-processes", type=int, default=2, help="gunicorn processes [2]")
+    parser.add_argument("--web-processes", type=int, default=2, help="web processes, ours and Celery's [2]")
+    parser.add_argument("--kills", type=int, default=20, help="worker SIGKILLs for the recovery time [20]")
     parser.add_argument("--rounds", type=int, default=1,
                         help="run the selected measurements this many times, interleaved, and report "
                              "the median of each figure [1]")
@@ -84,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     with database_server(args.database_url) as server_url:
         ctx = Context(server_url=server_url, n=args.n, latency_runs=args.latency_runs, big_rows=args.big_rows,
                       workers=args.workers, concurrency=args.concurrency, web_processes=args.web_processes,
-                      clients=args.clients)
+                      clients=args.clients, kills=args.kills)
         log(f"server {server_url.split('@')[-1]}, logs in {ctx.logdir}")
         for number in range(1, args.rounds + 1):
             if args.rounds > 1:

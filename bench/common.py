@@ -46,6 +46,10 @@ def _chain(job: str, task: str, what: str) -> str:
 # the repository (Service.start_workers puts it on their PYTHONPATH).
 NOOP_JOB = "noop3"
 PYTHON_NOOP_JOB = "pynoop3"
+# One step of the built-in linear regression on a CSV upload (input_data), and one that sleeps
+# (a step to kill its worker under), retried once.
+LINREG_JOB = "linreg1"
+SLEEP_JOB = "sleep1"
 NOOP_CONFIG = f"""
 version: 1
 backends:
@@ -54,8 +58,15 @@ backends:
 tasks:
   - {{name: noop, backend: local, executable: "true"}}
   - {{name: pynoop, backend: py, function: "bench.noop:noop"}}
+  - {{name: linreg, backend: py, function: "app.analytics.stats:linear_regression", in_globs: [".csv"],
+     out_globs: [".json"]}}
+  - {{name: sleeper, backend: local, executable: "sleep 600", retries: 1}}
 jobs:
-{_chain(NOOP_JOB, "noop", "`true`")}{_chain(PYTHON_NOOP_JOB, "pynoop", "python no-op")}"""
+{_chain(NOOP_JOB, "noop", "`true`")}{_chain(PYTHON_NOOP_JOB, "pynoop", "python no-op")}
+  - {{name: {LINREG_JOB}, steps: [{{task: linreg}}]}}
+  - {{name: {SLEEP_JOB}, inputs: [], steps: [{{task: sleeper}}]}}
+"""
+CSV_100 = "x,y\n" + "".join(f"{i},{2.5 * i + (i % 7) - 3}\n" for i in range(100))  # a 100-row numeric CSV
 
 
 @dataclass
@@ -70,6 +81,7 @@ class Context:
     concurrency: int = 4
     web_processes: int = 2
     clients: int = 16
+    kills: int = 20  # worker SIGKILLs in the recovery measurement
     logdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="aa-bench-logs-")))
     notes: list[str] = field(default_factory=list)  # problems noticed, for the report
 
@@ -224,13 +236,13 @@ def scan_logs(ctx: Context, path: Path, label: str) -> None:
 
 
 class Service:
-    """Our service on one database: gunicorn (via app.runtime.serve) and `aa worker` processes."""
+    """Our service on one database: waitress (via app.runtime.serve) and `aa worker` processes."""
 
     def __init__(self, ctx: Context, url: str, label: str) -> None:
         self.ctx = ctx
         self.url = url
         self.label = label
-        self.web_log = ctx.logdir / f"{label}-gunicorn.log"
+        self.web_log = ctx.logdir / f"{label}-web.log"
         self.worker_log = ctx.logdir / f"{label}-workers.log"
         self.web: subprocess.Popen | None = None
         self.workers: list[subprocess.Popen] = []
@@ -246,7 +258,7 @@ class Service:
 
         def healthy() -> bool:
             if self.web.poll() is not None:
-                raise RuntimeError(f"gunicorn exited (see {self.web_log})")
+                raise RuntimeError(f"the web server exited (see {self.web_log})")
             try:
                 return requests.get(f"{self.base}/api/health", timeout=10).status_code == 200
             except requests.RequestException:  # not listening yet, or still booting
@@ -282,7 +294,7 @@ class Service:
             stop(process)
         if self.web is not None:
             stop(self.web)
-        scan_logs(self.ctx, self.web_log, f"{self.label} gunicorn")
+        scan_logs(self.ctx, self.web_log, f"{self.label} web")
         scan_logs(self.ctx, self.worker_log, f"{self.label} workers")
 
     def __enter__(self) -> Service:

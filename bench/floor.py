@@ -4,7 +4,7 @@ Each part runs single-threaded in this process, on a fresh database, with nothin
 
 - the program: `app.services.execution.execute` of the no-op job's `true` step (a working
   directory, a process group, pipes, the wait), the worker's CPU and the program's;
-- queue and state: the claim and the record of each step (`app.services.steps`, on a connection
+- queue and state: the claim and the record of each step (`app.queue.steps`, on a connection
   set up as the worker's are), the program left out: the worker's CPU and its backend's;
 - intake: POST /api/submissions through the Flask app in this process, with no HTTP server:
   the app's CPU and its backends'.
@@ -107,7 +107,7 @@ def _queue_and_state(url: str, count: int) -> tuple[float, float]:
     """Claim and record the steps of `count` submissions, as a worker's runner does, with a success
     for each and no program run: (this process's CPU ms, its backend's) per step."""
     from app.db import PLAN_ONCE
-    from app.services import dag, steps
+    from app.queue import dag, steps
     from app.services.execution import SUCCESS, Outcome
 
     with psycopg.connect(dsn(url), autocommit=True, options=PLAN_ONCE) as connection:
@@ -141,13 +141,13 @@ def _queue_and_state(url: str, count: int) -> tuple[float, float]:
 
 def _submit(url: str, count: int) -> None:
     from app.db import make_engine, make_sessionmaker, transaction
-    from app.services import submissions
+    from app.queue import intake
 
     engine = make_engine(url, pool_size=1, plan_once=True)
     try:
         sessions = make_sessionmaker(engine)
         for _ in range(count):
             with transaction(sessions) as session:
-                submissions.submit(session, job=NOOP_JOB, params={}, inputs={}, name="floor")
+                intake.submit(session, job=NOOP_JOB, params={}, inputs={}, name="floor")
     finally:
         engine.dispose()

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 
 import psycopg
 
@@ -35,32 +37,38 @@ FROM submissions WHERE name = %s
 """
 
 
-def post_submissions(base: str, n: int, clients: int, *, name: str, job: str = NOOP_JOB) -> tuple[list[str], list[str]]:
-    """POST n submissions from `clients` threads; return (accepted ids, failure descriptions)."""
+def post_submissions(
+    base: str, n: int, clients: int, *, name: str, job: str = NOOP_JOB, extra: dict | None = None, batch: int = 0,
+) -> tuple[list[str], list[str]]:
+    """POST n submissions from `clients` threads, one per request or `batch` per JSON array
+    (`extra` goes into each: inputs, say); return (accepted ids, failure descriptions)."""
     client = Client(base)
+    body = {"job": job, "name": name, **(extra or {})}
+    sizes = [min(batch, n - start) for start in range(0, n, batch)] if batch else [0] * n
 
-    def one(_: int) -> tuple[bool, str]:
+    def one(size: int) -> list[tuple[bool, str]]:
         try:
-            status, answer = client.post_json("/api/submissions", {"job": job, "name": name})
+            status, answer = client.post_json("/api/submissions", [body] * size if size else body)
         except OSError as exc:
-            return False, f"{type(exc).__name__}: {exc}"
+            return [(False, f"{type(exc).__name__}: {exc}")] * max(1, size)
         if status == 201:
-            return True, answer["id"]
-        return False, f"HTTP {status}: {str(answer)[:200]}"
+            return [(True, a["id"]) for a in answer] if size else [(True, answer["id"])]
+        return [(False, f"HTTP {status}: {str(answer)[:200]}")] * max(1, size)
 
     with ThreadPoolExecutor(clients) as pool:
-        outcomes = list(pool.map(one, range(n)))
+        outcomes = [o for many in pool.map(one, sizes) for o in many]
     return [v for ok, v in outcomes if ok], [v for ok, v in outcomes if not ok]
 
 
 WARM_UP_PER_CLIENT = 8  # past psycopg's prepare threshold (5) on every pooled connection
 
 
-def warm_up(service: Service, url: str, count: int = 3, *, clients: int = 1, job: str = NOOP_JOB) -> None:
+def warm_up(service: Service, url: str, count: int = 3, *, clients: int = 1, job: str = NOOP_JOB,
+            extra: dict | None = None) -> None:
     """Submissions run to the end before timing, so nothing is measured cold: sent from `clients`
     threads, so that every connection of the web pool has prepared its statements, as in a
     service that has been up for a while."""
-    ids, failures = post_submissions(service.base, count, clients, name="warmup", job=job)
+    ids, failures = post_submissions(service.base, count, clients, name="warmup", job=job, extra=extra)
     if failures:
         raise RuntimeError(f"warm-up submissions refused: {failures[0]}")
     with psycopg.connect(dsn(url), autocommit=True) as connection:
@@ -74,12 +82,15 @@ def warm_up(service: Service, url: str, count: int = 3, *, clients: int = 1, job
             time.sleep(0.05)
 
 
-def drive(ctx: Context, service: Service, url: str, n: int, *, label: str, job: str = NOOP_JOB) -> dict[str, float]:
-    """POST n submissions of `job` concurrently and wait for all of them to finish; time it."""
+def drive(ctx: Context, service: Service, url: str, n: int, *, label: str, job: str = NOOP_JOB,
+          extra: dict | None = None, batch: int = 0, steps: int = NOOP_STEPS) -> dict[str, float]:
+    """POST n submissions of `job` (of `steps` steps) concurrently and wait for all of them to
+    finish; time it."""
     result: dict = {}
 
     def post() -> None:
-        result["ids"], result["failures"] = post_submissions(service.base, n, ctx.clients, name="measured", job=job)
+        result["ids"], result["failures"] = post_submissions(service.base, n, ctx.clients, name="measured", job=job,
+                                                             extra=extra, batch=batch)
         result["posted_at"] = time.perf_counter()
 
     poster = threading.Thread(target=post, daemon=True)
@@ -120,10 +131,10 @@ def drive(ctx: Context, service: Service, url: str, n: int, *, label: str, job: 
         "failed": failed,
         "elapsed_s": elapsed,
         "post_phase_s": result.get("posted_at", time.perf_counter()) - started,
-        "steps_per_s": complete * NOOP_STEPS / elapsed,
+        "steps_per_s": complete * steps / elapsed,
         "submissions_per_s": complete / elapsed,
         **breakdown,
-        **cpu_per_step(cpu, complete * NOOP_STEPS, elapsed),
+        **cpu_per_step(cpu, complete * steps, elapsed),
     }
 
 
@@ -168,10 +179,13 @@ def _breakdown(connection: psycopg.Connection) -> dict[str, float]:
     return {k: float(v) for k, v in zip(keys, row, strict=True) if v is not None}
 
 
-def throughput(ctx: Context, *, label: str = "fullstack", job: str = NOOP_JOB,
-               prefill_finished_jobs: int = 0) -> dict[str, float]:
-    """Fresh database, gunicorn + workers, warm-up, then N submissions of `job` (one of the
-    NOOP_STEPS-step jobs of NOOP_CONFIG); steps/s and submissions/s."""
+def throughput(ctx: Context, *, label: str = "fullstack", job: str = NOOP_JOB, prefill_finished_jobs: int = 0,
+               worker_env: dict[str, str] | None = None, extra: dict | None = None, batch: int = 0,
+               steps: int = NOOP_STEPS, during: Callable[[str], AbstractContextManager] | None = None,
+               ) -> dict[str, float]:
+    """Fresh database, web server (waitress) + workers, warm-up, then N submissions of `job` (a job of
+    NOOP_CONFIG of `steps` steps), `during` the context it makes for the database's URL (a
+    transaction held open, say); steps/s and submissions/s."""
     with fresh_database(ctx.server_url, label) as url:
         prepare_ours(url)
         if prefill_finished_jobs:
@@ -179,12 +193,14 @@ def throughput(ctx: Context, *, label: str = "fullstack", job: str = NOOP_JOB,
             fill_finished_queue_jobs(url, prefill_finished_jobs)
         with Service(ctx, url, label) as service:
             service.start_web()
-            service.start_workers()
-            warm_up(service, url, job=job, clients=ctx.clients,
+            service.start_workers(env=worker_env)
+            warm_up(service, url, job=job, clients=ctx.clients, extra=extra,
                     count=ctx.clients * WARM_UP_PER_CLIENT if job == NOOP_JOB else 3)
-            log(f"{label}: {ctx.n} submissions of {job} × {NOOP_STEPS} steps, {ctx.workers} workers × "
-                f"{ctx.concurrency}, {ctx.clients} HTTP clients")
-            measured = drive(ctx, service, url, ctx.n, label=label, job=job)
+            log(f"{label}: {ctx.n} submissions of {job} × {steps} steps, {ctx.workers} workers × "
+                f"{ctx.concurrency}, {ctx.clients} HTTP clients" + (f", {batch} per POST" if batch else ""))
+            with during(url) if during is not None else nullcontext():
+                measured = drive(ctx, service, url, ctx.n, label=label, job=job, extra=extra, batch=batch,
+                                 steps=steps)
     note_interference(ctx, label, measured)
     log(f"{label}: {measured['steps_per_s']:.1f} steps/s ({measured['elapsed_s']:.1f} s)")
     return measured

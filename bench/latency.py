@@ -11,7 +11,7 @@ import time
 
 import psycopg
 
-from app.services.dag import FINISHED_CHANNEL
+from app.services.finished import FINISHED_CHANNEL
 from bench.client import Client
 from bench.common import (
     DONE_STATES,
@@ -29,10 +29,10 @@ WARMUP_RUNS = 5
 
 
 def one_run(client: Client, connection: psycopg.Connection, name: str,
-            timeout: float = 60.0) -> tuple[float, float, str]:
-    """(POST-to-finished ms, POST answer ms, final state) of one submission."""
+            timeout: float = 60.0, body: dict | None = None) -> tuple[float, float, str]:
+    """(POST-to-finished ms, POST answer ms, final state) of one submission (of `body`)."""
     started = time.perf_counter()
-    status, answer = client.post_json("/api/submissions", {"job": NOOP_JOB, "name": name})
+    status, answer = client.post_json("/api/submissions", {"job": NOOP_JOB, **(body or {}), "name": name})
     answered = time.perf_counter()
     if status != 201:
         raise RuntimeError(f"POST refused: HTTP {status}: {str(answer)[:200]}")

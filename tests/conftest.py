@@ -15,8 +15,9 @@ from sqlalchemy import text
 from app.db import libpq_url, make_engine, make_sessionmaker, sqlalchemy_url
 
 TABLES = (
-    "results, attempts, submission_inputs, steps, submissions, blobs, api_tokens, jobs, tasks, backends, "
-    "worker_info, procrastinate_events, procrastinate_periodic_defers, procrastinate_jobs, procrastinate_workers"
+    "face_requests, results, attempts, submission_inputs, steps, submissions, blobs, api_tokens, jobs, tasks, "
+    "backends, config_versions, worker_info, schedules, submission_contacts, notifications, "
+    "procrastinate_events, procrastinate_periodic_defers, procrastinate_jobs, procrastinate_workers"
 )
 
 

@@ -175,7 +175,7 @@ def _int(value: Any, name: str) -> int:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+    if isinstance(value, str) and value.strip().lstrip("+-").isdecimal():
         return int(value.strip(), 10)
     raise ValueError(f"{name} must be an integer, not {value!r}")
 

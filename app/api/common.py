@@ -12,10 +12,12 @@ from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from app import database
+from app.api import boundary
 from app.config import Settings
+from app.db import transaction
 from app.errors import AppError
 from app.models import ApiToken
-from app.services import tokens
+from app.services import forwarded, tokens
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +62,23 @@ def register_error_handlers(app: Flask) -> None:
         data = getattr(exc, "data", None) or {}
         messages = data.get("messages")
         errors = _flatten(messages) if messages else None
-        return error_body(exc.code or 500, data.get("message") or exc.description or "", errors)
+        # A refused argument says what is wrong in the message too, not only in `errors`.
+        said = "; ".join(f"{field}: {problems[0]}" for field, problems in errors.items()
+                         if isinstance(problems, list) and problems and isinstance(problems[0], str)) if errors else ""
+        response, status = error_body(exc.code or 500, data.get("message") or said or exc.description or "", errors)
+        for name, value in exc.get_headers():  # Allow (405), Retry-After, WWW-Authenticate...
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, status
+
+    boundary.init_app(app)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
+        message = boundary.client_error(exc)
+        if message is not None:
+            log.info("request refused at the boundary: %r", exc)
+            return error_body(400, message)
         log.exception("unhandled error")
         return error_body(500, "Internal error; it has been logged")
 
@@ -87,7 +102,10 @@ def bearer_token() -> ApiToken | None:
         abort(401, message="Use 'Authorization: Bearer <token>'")
     token = tokens.find(database.session(), value.strip())
     if token is None:
-        abort(401, message="Unknown token")
+        abort(401, message="Unknown, revoked or expired token")
+    if tokens.needs_touch(token):  # in a transaction of its own: most requests commit nothing
+        with transaction(current_app.extensions["aa_sessions"]) as session:
+            tokens.touch(session, token.id)
     return token
 
 
@@ -101,4 +119,6 @@ def require_admin() -> ApiToken:
 
 
 def client_address() -> str:
-    return request.remote_addr or ""
+    """The client's address for fair use: the peer's, or the one a trusted proxy forwarded."""
+    return forwarded.client_address(request.remote_addr or "", request.headers.getlist("X-Forwarded-For"),
+                                    settings().trusted_proxies)

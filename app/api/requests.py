@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flask import Request
 
-from app.errors import InvalidInput
+from app.errors import AppError, InvalidInput
 from app.services.submissions import Upload
 
 _RESERVED = {"job", "name", "priority", "cache", "email", "callback_url", "params", "inputs"}
-_NOT_YET = {"email": "email notifications are not available yet",
-            "callback_url": "callbacks are not available yet"}
 
 
 @dataclass
@@ -25,34 +23,59 @@ class SubmissionRequest:
     use_cache: bool = True
     params: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, Upload] = field(default_factory=dict)
+    email: Any = None  # checked by app.services.notify.check
+    callback_url: Any = None
 
 
-def read(request: Request) -> SubmissionRequest:
+@dataclass
+class Batch:
+    """Several submissions in one request: a JSON array (each item read as a single JSON
+    submission; one that cannot be read is its error), or a form naming several jobs (`job=a,b`),
+    whose upload and parameters go to each job."""
+
+    items: list[SubmissionRequest | AppError]
+    shared_params: bool = False
+
+
+def read(request: Request) -> SubmissionRequest | Batch:
     """Parse the body of POST /api/submissions; malformed bodies are 400s."""
     if request.is_json:
-        return _from_json(request.get_json(silent=True))
+        body = request.get_json(silent=True)
+        return Batch([_item(raw) for raw in body]) if isinstance(body, list) else _from_json(body)
     if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        return _from_form(request)
+        single = _from_form(request)
+        if isinstance(single.job, str) and "," in single.job:
+            return Batch([replace(single, job=job.strip()) for job in single.job.split(",")], shared_params=True)
+        return single
     raise InvalidInput("Send multipart/form-data or application/json")
+
+
+def _item(raw: Any) -> SubmissionRequest | AppError:
+    try:
+        return _from_json(raw)
+    except AppError as exc:
+        return exc
 
 
 def _from_form(request: Request) -> SubmissionRequest:
     form = request.form
-    _refuse_unsupported(form)
+    # An empty field is an absent one: Swagger UI's "Try it out" and HTML forms send every field they
+    # show, filled or not, so an empty optional field takes its default.
     inputs = {}
     for key, upload in request.files.items(multi=False):
-        inputs[key] = Upload(data=upload.read(), filename=upload.filename or "")
-    params = {k: v for k, v in form.items(multi=False) if k not in _RESERVED}
+        if upload.filename or _has_content(upload.stream):
+            inputs[key] = Upload(file=upload.stream, filename=upload.filename or "")  # read in chunks when stored
+    params = {k: v for k, v in form.items(multi=False) if k not in _RESERVED and v != ""}
     return SubmissionRequest(
-        job=form.get("job"), name=form.get("name", ""), priority=form.get("priority", "normal"),
-        use_cache=_flag(form.get("cache", "true"), "cache"), params=params, inputs=inputs,
+        job=form.get("job"), name=form.get("name", ""), priority=form.get("priority") or "normal",
+        use_cache=_flag(form.get("cache") or "true", "cache"), params=params, inputs=inputs,
+        email=form.get("email") or None, callback_url=form.get("callback_url") or None,
     )
 
 
 def _from_json(body: Any) -> SubmissionRequest:
     if not isinstance(body, dict):
         raise InvalidInput("The body must be a JSON object")
-    _refuse_unsupported(body)
     unknown = sorted(set(body) - _RESERVED)
     if unknown:
         raise InvalidInput("Unknown fields", errors={k: ["unknown field"] for k in unknown})
@@ -69,6 +92,7 @@ def _from_json(body: Any) -> SubmissionRequest:
         job=body.get("job"), name=name, priority=body.get("priority") or "normal",
         use_cache=_flag(body.get("cache", True), "cache"), params=params,
         inputs={key: _decode(key, value) for key, value in raw_inputs.items()},
+        email=body.get("email"), callback_url=body.get("callback_url"),
     )
 
 
@@ -104,7 +128,9 @@ def _flag(value: Any, key: str) -> bool:
     raise InvalidInput(f"{key} must be true or false", errors={key: ["must be true or false"]})
 
 
-def _refuse_unsupported(fields: Any) -> None:
-    errors = {k: [message] for k, message in _NOT_YET.items() if fields.get(k)}
-    if errors:
-        raise InvalidInput("; ".join(m[0] for m in errors.values()), errors=errors)
+def _has_content(stream) -> bool:
+    """Whether an uploaded part holds any bytes (its stream left at the start)."""
+    stream.seek(0, 2)
+    size = stream.tell()
+    stream.seek(0)
+    return size > 0

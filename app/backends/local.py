@@ -18,10 +18,20 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
+
+
+class Spawn(Protocol):
+    """Starts `argv` as Popen does with a new session and piped standard error; the process it
+    returns may report its exit on an `exit_fd` instead of being this process's child."""
+
+    def __call__(self, argv: list[str], *, cwd: str, env: dict[str, str], stdout: BinaryIO | None,
+                 lifeline: int | None) -> Any: ...
 
 
 class Guard(Protocol):
+    lifeline: int  # a descriptor every program inherits: the worker's watchdog finds them by it
+
     def track(self, pgid: int) -> None: ...
     def untrack(self, pgid: int) -> None: ...
 
@@ -59,19 +69,28 @@ def run(
     grace: float = 5.0,
     stop: threading.Event | None = None,
     guard: Guard | None = None,
+    spawn: Spawn | None = None,
 ) -> ProcessResult:
     """Run `argv` (never through a shell) and wait for it, its timeout, or `stop`. Its standard
     output goes to the file `stdout` if given; otherwise, like its standard error, it is captured
     (the last `log_limit` bytes of each).
 
     On timeout or stop the whole process group gets SIGTERM, then SIGKILL after `grace` seconds.
-    `guard` is told the process group while it runs (the worker's watchdog).
+    `guard` is told the process group while it runs, and the program inherits its lifeline from
+    its fork on (the worker's watchdog: see app.queue.watchdog). `spawn` starts the process in place
+    of Popen (a warm Python step, forked in a session of its own as Popen's is, holding the lifeline).
     """
+    lifeline = guard.lifeline if guard is not None else None
     try:
-        process = subprocess.Popen(  # noqa: S603 - argv list, no shell
-            argv, cwd=workdir, env=env, stdout=stdout if stdout is not None else subprocess.PIPE,
-            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True,
-        )
+        if spawn is not None:
+            process = spawn(argv, cwd=str(workdir), env=env if env is not None else dict(os.environ), stdout=stdout,
+                            lifeline=lifeline)
+        else:
+            process = subprocess.Popen(  # noqa: S603 - argv list, no shell
+                argv, cwd=workdir, env=env, stdout=stdout if stdout is not None else subprocess.PIPE,
+                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True,
+                pass_fds=(lifeline,) if lifeline is not None else (),
+            )
     except OSError as exc:
         return ProcessResult(exit_status=None, start_error=exc.strerror or type(exc).__name__)
     if guard is not None:
@@ -165,8 +184,9 @@ class _ExitWatch:
         self.pidfd: int | None = None
 
     def __enter__(self):
+        exit_fd = getattr(self.process, "exit_fd", None)  # not our child: its parent reports its exit
         with contextlib.suppress(AttributeError, OSError):
-            self.pidfd = os.pidfd_open(self.process.pid)
+            self.pidfd = os.dup(exit_fd) if exit_fd is not None else os.pidfd_open(self.process.pid)
         return self.exited
 
     def __exit__(self, *exc) -> None:

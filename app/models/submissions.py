@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Optional
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, false, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -49,12 +49,13 @@ class Submission(Base):
         Index("ix_submissions_created", "created"),
         Index("ix_submissions_job_state", "job_name", "state"),
         Index("ix_submissions_client_active", "client", postgresql_where=text("finished IS NULL")),
+        Index("ix_submissions_finished", "finished", postgresql_where=text("finished IS NOT NULL")),
+        Index("ix_submissions_token_created", "token_id", "created", postgresql_where=text("token_id IS NOT NULL")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    job_name: Mapped[Optional[str]] = mapped_column(
-        ForeignKey("jobs.name", ondelete="SET NULL", onupdate="CASCADE")
-    )
+    # Not a foreign key: a job removed from the configuration leaves its submissions its name.
+    job_name: Mapped[Optional[str]] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(128), default="")
     state: Mapped[str] = mapped_column(String(16), default=SubmissionState.SUBMITTED)
     message: Mapped[str] = mapped_column(Text, default="")
@@ -62,7 +63,10 @@ class Submission(Base):
     client: Mapped[str] = mapped_column(String(128), default="")
     token_id: Mapped[Optional[int]] = mapped_column(ForeignKey("api_tokens.id", ondelete="SET NULL"))
     use_cache: Mapped[bool] = mapped_column(default=True)
+    notify: Mapped[bool] = mapped_column(default=False, server_default=false())  # has contacts (notify.py)
     params: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # The configuration version current when it was stored (a default, so every insert path sets it).
+    config_version: Mapped[Optional[int]] = mapped_column(server_default=text("aa_config_version_v1()"))
     created: Mapped[datetime] = mapped_column(default=utcnow)
     started: Mapped[Optional[datetime]]
     finished: Mapped[Optional[datetime]]
@@ -121,8 +125,16 @@ class Attempt(Base):
     outcome: Mapped[str] = mapped_column(String(16), default="")
     stdout: Mapped[str] = mapped_column(Text, default="")
     stderr: Mapped[str] = mapped_column(Text, default="")
+    argv: Mapped[Optional[list[str]]] = mapped_column(JSONB)  # what ran; shown to admins only
     started: Mapped[datetime] = mapped_column(default=utcnow)
     finished: Mapped[Optional[datetime]]
+    # An attempt on a cluster backend (migration 0010): where and as what the scheduler runs it.
+    cluster_workdir: Mapped[Optional[str]] = mapped_column(Text)
+    cluster_job_id: Mapped[Optional[str]] = mapped_column(String(64))
+    cluster_state: Mapped[Optional[str]] = mapped_column(String(32))
+    cluster_node: Mapped[Optional[str]] = mapped_column(String(255))
+    cluster_submitted: Mapped[Optional[datetime]]
+    cluster_started: Mapped[Optional[datetime]]
 
 
 class Blob(Base):

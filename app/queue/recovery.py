@@ -9,20 +9,33 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import driver
+from app.queue import steps
 from app.queue.chain import backoff_delay
-from app.services import steps
 
 log = logging.getLogger(__name__)
 
-_PRUNE = text("SELECT worker_id FROM procrastinate_prune_stalled_workers_v1(:seconds)")
+# procrastinate_prune_stalled_workers_v1, except that no silence before the server's start counts:
+# after a restart of PostgreSQL every worker has a full stall period to be heard again. All on the
+# database's clock, so a worker's age, or the skew of its machine's clock, does not matter.
+_PRUNE = text(
+    "DELETE FROM procrastinate_workers "
+    "WHERE greatest(last_heartbeat, pg_postmaster_start_time()) < now() - make_interval(secs => :seconds) "
+    "RETURNING id"
+)
+# A fresh heartbeat for every worker heard in the last `silent` seconds.
+_PARDON = text(
+    "UPDATE procrastinate_workers SET last_heartbeat = now() "
+    "WHERE last_heartbeat >= now() - make_interval(secs => :silent)"
+)
 # Jobs in 'doing' whose worker is gone (pruned workers leave worker_id NULL).
 _STALLED = text(
     "SELECT id, (args->>'step_id')::bigint AS step_id, args->>'submission_id' AS submission_id, "
     "(SELECT attempts FROM steps WHERE steps.id = (args->>'step_id')::bigint) AS attempts "
-    "FROM procrastinate_jobs WHERE status = 'doing' AND worker_id IS NULL FOR UPDATE SKIP LOCKED"
-)
-_RETRY = text(
-    "SELECT procrastinate_retry_job_v2(:job_id, now() + make_interval(secs => :delay), NULL, NULL, NULL)"
+    "FROM procrastinate_jobs WHERE status = 'doing' AND worker_id IS NULL "
+    # A cluster job goes on without its worker: a poller adopts it (app.queue.cluster).
+    "AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.step_id = (args->>'step_id')::bigint "
+    "AND a.cluster_workdir IS NOT NULL AND a.finished IS NULL) "
+    "FOR UPDATE SKIP LOCKED"
 )
 _MINE = text(
     "SELECT id, (args->>'step_id')::bigint AS step_id, args->>'submission_id' AS submission_id "
@@ -31,7 +44,8 @@ _MINE = text(
 
 
 def recover_stalled(session: Session, settings: Settings) -> int:
-    """Requeue (or Crash) the steps of workers silent for longer than the stall limit."""
+    """Requeue (or Crash) the steps of workers silent for longer than the stall limit (by the
+    database's clock: the bound holds whatever the age of the worker that judges)."""
     pruned = session.execute(_PRUNE, {"seconds": settings.stalled_after_seconds}).scalars().all()
     if pruned:
         log.warning("workers %s stopped sending heartbeats", pruned)
@@ -42,8 +56,15 @@ def recover_stalled(session: Session, settings: Settings) -> int:
         if lost:
             log.warning("step %s lost its worker; attempt %d will follow", job.step_id, (job.attempts or 0) + 1)
             delay = backoff_delay(job.attempts or 1, settings.retry_backoff_seconds)
-            session.execute(_RETRY, {"job_id": job.id, "delay": delay})
+            steps.retry_queue_job(driver(session), job.id, delay)
     return len(stalled)
+
+
+def pardon(session: Session, silent: float) -> None:
+    """A worker that could not reach the database for `silent` seconds is back: the workers heard
+    in that time get a full stall period again, as they may have been cut off too (an outage, not
+    deaths). Workers silent since before do not: the outage is no excuse for them."""
+    session.execute(_PARDON, {"silent": silent})
 
 
 def find_unowned(session: Session, worker_id: int, running: set[int]) -> dict[int, tuple[int, str]]:
@@ -60,4 +81,4 @@ def release_lost_claims(session: Session, claims: dict[int, tuple[int, str]]) ->
     for job_id, (step_id, submission_id) in claims.items():
         log.warning("step %s: a claim lost to a connection failure is handed back", step_id)
         steps.forget_attempt(driver(session), submission_id=submission_id, step_id=step_id)
-        session.execute(_RETRY, {"job_id": job_id, "delay": 0})
+        steps.retry_queue_job(driver(session), job_id, 0)

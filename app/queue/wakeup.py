@@ -39,10 +39,10 @@ class Wakeup:
             else:
                 self._condition.notify()
 
-    def wait(self, seen: int, timeout: float) -> None:
-        """Return once a notification newer than `seen` came, or after `timeout` seconds."""
+    def wait(self, seen: int, timeout: float) -> bool:
+        """Return once a notification newer than `seen` came (True), or after `timeout` seconds (False)."""
         with self._condition:
-            self._condition.wait_for(lambda: self._generation != seen, timeout)
+            return self._condition.wait_for(lambda: self._generation != seen, timeout)
 
 
 def channels(queues: list[str] | None) -> list[str]:

@@ -9,7 +9,6 @@ from typing import Any
 from psycopg import Connection
 
 from app.db import run
-from app.services import dag
 
 _FIND = (
     "SELECT id, submission_id, exit_status FROM steps WHERE cache_key = %(key)s AND state = 'Complete' "
@@ -40,11 +39,10 @@ def find(connection: Connection, cache_key: str):
     return run(connection, _FIND, {"key": cache_key}).fetchone()
 
 
-def reuse(connection: Connection, snapshot: dag.Snapshot, step: dag.StepRow, source) -> None:
-    """Complete `step` with the results of `source` (names under the new submission's stem)."""
+def copy_results(connection: Connection, *, submission_id: str, step_id: int, step_name: str, source) -> None:
+    """Give a step the results of `source` (an earlier step with its cache key), named under the new
+    submission's stem; the caller marks the step Complete."""
     connection.execute(_COPY_RESULTS, {
-        "submission_id": snapshot.id, "step_id": step.id, "step_name": step.name, "source": source.id,
-        "old_stem": str(source.submission_id), "new_stem": snapshot.id,
+        "submission_id": submission_id, "step_id": step_id, "step_name": step_name, "source": source.id,
+        "old_stem": str(source.submission_id), "new_stem": submission_id,
     })
-    dag.succeed(connection, snapshot, step, cached=True, exit_status=source.exit_status,
-                message=f"Reused the results of an identical earlier run ({source.submission_id})")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from marshmallow import ValidationError
@@ -18,7 +19,8 @@ from marshmallow import ValidationError
 from app.errors import ParameterError
 from app.services.commands import check_executable
 from app.services.parameters import ParamSpec, coerce
-from app.services.validators import unknown_validators
+from app.services.suggest import did_you_mean
+from app.services.validators import BUILTIN, unknown_validators
 
 Errors = dict[str, list[str]]
 Item = dict[str, Any]
@@ -148,13 +150,28 @@ def check_regex(value: str) -> None:
 
 
 def check_cron(value: str) -> None:
-    """Basic syntax of a 5-field cron expression."""
+    """A cron expression: 5 fields, or 6 with seconds first (as app.services.schedules reads it)."""
+    from croniter import croniter  # here, so that loading the catalog code stays light
+
     parts = value.split()
-    if len(parts) != 5:
-        raise ValidationError("must have 5 fields: minute hour day-of-month month day-of-week")
+    if len(parts) not in (5, 6):
+        raise ValidationError("must have 5 fields (minute hour day-of-month month day-of-week), "
+                              "or 6 with seconds first")
     for n, part in enumerate(parts, 1):
         if not _CRON_FIELD.match(part):
             raise ValidationError(f"field {n} ({part}) is not valid")
+    if not croniter.is_valid(value, second_at_beginning=len(parts) == 6):
+        raise ValidationError("is not a valid cron expression")
+
+
+def check_timezone(value: str) -> None:
+    """An IANA time zone name, such as UTC or Europe/Paris."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError("is not a known time zone (e.g. UTC, Europe/Paris)") from None
 
 
 # --- The catalog as a whole ---------------------------------------------------------------------
@@ -168,6 +185,9 @@ def check_catalog(catalog: dict[str, list[Item | None]], failed: dict[str, set[s
     are not reported a second time as unknown.
     """
     backends = _unique(catalog["backends"], "backends", "backend", errors)
+    for i, backend in enumerate(catalog["backends"]):
+        if backend is not None:
+            _check_backend(f"backends[{i}]", backend, errors)
     tasks = _unique(catalog["tasks"], "tasks", "task", errors)
     for i, task in enumerate(catalog["tasks"]):
         if task is not None:
@@ -179,7 +199,10 @@ def check_catalog(catalog: dict[str, list[Item | None]], failed: dict[str, set[s
 
 
 def default_inputs(job: Item, tasks: dict[str, Item]) -> list[Item]:
-    """The inputs of a job that declares none: one `input_data` for its first root step."""
+    """The inputs of a job that declares none: one `input_data` for its first root step; none when
+    no step reads a file (no task has in_globs)."""
+    if all(tasks.get(step["task"]) is not None and not tasks[step["task"]]["in_globs"] for step in job["steps"]):
+        return []
     root = next((step for step in job["steps"] if not step["after"]), None)
     task = tasks.get(root["task"]) if root is not None else None
     glob = task["in_globs"][0] if task is not None and task["in_globs"] else ""
@@ -205,10 +228,20 @@ def _unique(items: list[Item | None], kind: str, word: str, errors: Errors) -> d
     return found
 
 
+def _check_backend(path: str, backend: Item, errors: Errors) -> None:
+    folders = backend["options"].get("python_path")
+    if folders is None:
+        return
+    if backend["type"] != "python":
+        add_error(errors, f"{path}.options.python_path", "is only for backends of type python")
+    elif not isinstance(folders, list) or not all(isinstance(f, str) and f for f in folders):
+        add_error(errors, f"{path}.options.python_path", "must be a list of folders")
+
+
 def _check_task(path: str, task: Item, backends: dict[str, Item], failed: set[str], errors: Errors) -> None:
     backend = backends.get(task["backend"])
     if backend is None and task["backend"] not in failed:
-        add_error(errors, f"{path}.backend", f"unknown backend {task['backend']}")
+        add_error(errors, f"{path}.backend", _unknown("backend", task["backend"], backends))
     kind = backend["type"] if backend is not None else None
     _check_parameters(path, task, errors)
     executable, function = task["executable"], task["function"]
@@ -294,11 +327,11 @@ def _check_job(path: str, job: Item, tasks: dict[str, Item], failed: set[str], e
         if step["task"] not in tasks:
             complete = False
             if step["task"] not in failed:
-                add_error(errors, f"{at}.task", f"unknown task {step['task']}")
+                add_error(errors, f"{at}.task", _unknown("task", step["task"], tasks))
     for j, step in enumerate(steps):
         for k, parent in enumerate(step["after"]):
             if parent not in index:
-                add_error(errors, f"{path}.steps[{j}].after", f"unknown step {parent}")
+                add_error(errors, f"{path}.steps[{j}].after", _unknown("step", parent, index))
             elif parent in step["after"][:k]:
                 add_error(errors, f"{path}.steps[{j}].after", f"step {parent} is listed twice")
     cycle = _find_cycle(steps) if len(index) == len(steps) else None  # names ambiguous otherwise
@@ -306,8 +339,10 @@ def _check_job(path: str, job: Item, tasks: dict[str, Item], failed: set[str], e
         add_error(errors, f"{path}.steps", "cycle " + " -> ".join(cycle))
     aliases = _job_aliases(path, steps, tasks, errors)
     for name in unknown_validators(job["validators"]):
-        add_error(errors, f"{path}.validators", f"unknown validator {name}")
+        add_error(errors, f"{path}.validators", _unknown("validator", name, BUILTIN))
     _check_inputs(path, job, tasks, errors)
+    if not cycle:
+        _check_inputs_from(path, job, errors)
     if job["schedule"] is not None and complete:
         _check_schedule(f"{path}.schedule.params", job["schedule"]["params"], aliases, errors)
 
@@ -370,7 +405,42 @@ def _check_inputs(path: str, job: Item, tasks: dict[str, Item], errors: Errors) 
             item["validators"] = list(job["validators"])
         else:
             for name in unknown_validators(item["validators"]):
-                add_error(errors, f"{at}.validators", f"unknown validator {name}")
+                add_error(errors, f"{at}.validators", _unknown("validator", name, BUILTIN))
+
+
+def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
+    """`unknown step cleen; did you mean clean?`"""
+    hint = did_you_mean(name, known, cutoff=0.6)
+    return f"unknown {kind} {name}" + (f"; {hint}" if hint else "")
+
+
+def _check_inputs_from(path: str, job: Item, errors: Errors) -> None:
+    """`inputs_from` names job inputs, or steps this one runs after (directly or not)."""
+    steps = {step["name"]: step for step in job["steps"]}
+    inputs = [item["name"] for item in job["inputs"]]
+    for j, step in enumerate(job["steps"]):
+        for name in step.get("inputs_from", []):
+            if name in inputs or name in ancestors(steps, step):
+                continue
+            at = f"{path}.steps[{j}].inputs_from"
+            if name in steps:
+                add_error(errors, at, f"step {name} does not run before step {step['name']}: add it to after")
+            else:
+                known = sorted(ancestors(steps, step)) + inputs
+                add_error(errors, at, f"{name} is neither a job input nor a step before this one "
+                                      f"(those are: {', '.join(known) or 'none'})")
+
+
+def ancestors(steps: dict[str, Item], step: Item) -> set[str]:
+    """The names of the steps `step` runs after, directly or not (the DAG is known to be acyclic)."""
+    seen: set[str] = set()
+    todo = list(step["after"])
+    while todo:
+        name = todo.pop()
+        if name not in seen and name in steps:
+            seen.add(name)
+            todo.extend(steps[name]["after"])
+    return seen
 
 
 def _check_schedule(at: str, params: dict[str, Any], aliases: dict[str, ParamSpec], errors: Errors) -> None:

@@ -17,6 +17,7 @@ _TASK_DEFAULTS: dict[str, Any] = {
 _PARAMETER_DEFAULTS: dict[str, Any] = {
     "type": "string", "flag": "", "default": None, "required": False, "description": "",
     "spacing": True, "switchless": False, "choices": [], "min": None, "max": None, "pattern": None,
+    "allow_leading_dash": False,
 }
 _JOB_DEFAULTS: dict[str, Any] = {"description": "", "runnable": True, "validators": [], "schedule": None}
 
@@ -42,11 +43,21 @@ def dump_config(catalog: dict) -> str:
     tasks = {task["name"]: task for task in catalog["tasks"]}
     document = {
         "version": 1,
+        **_validator_modules(catalog["jobs"]),
         "backends": [_dump_backend(backend) for backend in catalog["backends"]],
         "tasks": [_dump_task(task) for task in catalog["tasks"]],
         "jobs": [_dump_job(job, tasks) for job in catalog["jobs"]],
     }
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
+
+
+def _validator_modules(jobs: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """`validator_modules`: the modules of the `module:function` validators in use (the ones a load
+    declared but no job used are not kept: the catalog stores what runs)."""
+    names = [name for job in jobs for name in job["validators"]]
+    names += [name for job in jobs for item in job["inputs"] for name in item["validators"]]
+    modules = sorted({name.partition(":")[0] for name in names if ":" in name})
+    return {"validator_modules": modules} if modules else {}
 
 
 def _dump_backend(backend: dict[str, Any]) -> dict[str, Any]:
@@ -79,8 +90,9 @@ def _dump_job(job: dict[str, Any], tasks: dict[str, dict[str, Any]]) -> dict[str
         out["inputs"] = [_compact(item, defaults) for item in job["inputs"]]
     steps = job["steps"]
     out["steps"] = [
-        _compact(step, {"name": step["task"], "after": default_after(steps, j)}) for j, step in enumerate(steps)
+        _compact(step, {"name": step["task"], "after": default_after(steps, j), "inputs_from": None})
+        for j, step in enumerate(steps)
     ]
     if job["schedule"] is not None:
-        out["schedule"] = _sorted(_compact(job["schedule"], {"params": {}}))
+        out["schedule"] = _sorted(_compact(job["schedule"], {"params": {}, "timezone": "UTC"}))
     return out

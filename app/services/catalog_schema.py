@@ -15,6 +15,7 @@ import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from app.errors import ConfigError
+from app.services import validator_sandbox
 from app.services.catalog_checks import (
     IDENT,
     Errors,
@@ -23,6 +24,7 @@ from app.services.catalog_checks import (
     check_cron,
     check_regex,
     check_suffix,
+    check_timezone,
     environment_mapping,
     exit_code_mapping,
     finite_number,
@@ -37,6 +39,7 @@ MAX_NAME = 64  # the catalog tables' name columns
 MAX_INT = 2**31 - 1
 _NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 _FUNCTION = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*\Z", re.ASCII)
+_MODULE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*\Z", re.ASCII)
 _SUMMARY_COUNT = 3
 _PLAIN = {  # marshmallow's messages, said our way
     "Missing data for required field.": "is required",
@@ -195,6 +198,7 @@ class ParameterSchema(_Schema):
     min = _Field(_number, load_default=None, allow_none=True)
     max = _Field(_number, load_default=None, allow_none=True)
     pattern = _Str(load_default=None, allow_none=True, validate=check_regex)
+    allow_leading_dash = _Field(_bool, load_default=False)
 
 
 def _range(low: int) -> validate.Range:
@@ -231,10 +235,12 @@ class StepSchema(_Schema):
     name = _Str(load_default=None, validate=_name_check)  # None: the task's name
     task = _Str(required=True, validate=_name_check)
     after = fields.List(_Str(validate=_name_check), load_default=None)  # None: the step before
+    inputs_from = fields.List(_Str(validate=_ident_check))  # absent: the job's inputs and every ancestor
 
 
 class ScheduleSchema(_Schema):
     cron = _Str(required=True, validate=check_cron)
+    timezone = _Str(load_default="UTC", validate=check_timezone)
     params = _Field(free_mapping, load_default=dict)
 
 
@@ -252,6 +258,8 @@ class JobSchema(_Schema):
 
 class DocumentSchema(_Schema):
     version = _Field(_int, load_default=1, validate=validate.Equal(1, error="must be 1"))
+    # The only modules whose `module:function` validators may be used (app.services.validator_sandbox).
+    validator_modules = fields.List(_Str(validate=_matching(_MODULE, "a dotted module name", 1000)), load_default=list)
     backends = fields.List(fields.Raw(), load_default=list, allow_none=True)
     tasks = fields.List(fields.Raw(), load_default=list, allow_none=True)
     jobs = fields.List(fields.Raw(), load_default=list, allow_none=True)
@@ -300,6 +308,8 @@ def _validate(documents: list[Any]) -> dict:
     errors: Errors = {}
     catalog: dict[str, list[dict | None]] = {kind: [] for kind in KINDS}
     failed: dict[str, set[str]] = {kind: set() for kind in KINDS}
+    modules: list[str] = []
+    raw: dict[str, list[Any]] = {kind: [] for kind in KINDS}  # as written, to name items in messages
     for n, document in enumerate(documents):
         prefix = f"documents[{n}]" if len(documents) > 1 else ""
         try:
@@ -307,9 +317,11 @@ def _validate(documents: list[Any]) -> dict:
         except ValidationError as exc:
             _merge(errors, flatten_errors(exc.messages, prefix))
             top = exc.valid_data if isinstance(exc.valid_data, dict) else {}
+        modules += top.get("validator_modules") or []
         for kind in KINDS:
             for item in top.get(kind) or []:
                 at = f"{kind}[{len(catalog[kind])}]"
+                raw[kind].append(item)
                 try:
                     catalog[kind].append(_ITEMS[kind].load(item))
                 except ValidationError as exc:
@@ -318,9 +330,41 @@ def _validate(documents: list[Any]) -> dict:
                     if isinstance(item, dict) and isinstance(item.get("name"), str):
                         failed[kind].add(item["name"])
     check_catalog(catalog, failed, errors)
+    if not errors:  # imports nothing unless all else is valid; and only declared modules, in a child
+        _merge(errors, validator_sandbox.catalog_problems(catalog["jobs"], modules))
     if errors:
-        raise ConfigError(_summary(errors), errors=errors)
+        raise config_error(errors, raw)
     return {"version": 1, **catalog}
+
+
+def config_error(errors: Errors, items: dict[str, list[Any]]) -> ConfigError:
+    """The error for a refused configuration: `errors` keyed by plain document paths (for programs),
+    and `labels` naming each item too (for people), e.g. `tasks[0] (wordcount).parameters[0] (lines).type`."""
+    labels = {path: _label(path, items) for path in errors}
+    error = ConfigError(_summary(errors, labels), errors=errors)
+    error.labels = labels
+    return error
+
+
+_SEGMENT = re.compile(r"(\w+)\[(\d+)\]")
+
+
+def _label(path: str, items: dict[str, list[Any]]) -> str:
+    """A document path with each listed item's name after its position."""
+    node: Any = items
+    parts = []
+    for part in path.split("."):
+        match = _SEGMENT.fullmatch(part)
+        if match is None or not isinstance(node, dict):
+            parts.append(part)
+            node = None
+            continue
+        listed = node.get(match[1])
+        index = int(match[2])
+        node = listed[index] if isinstance(listed, list) and index < len(listed) else None
+        name = node.get("name") or node.get("task") if isinstance(node, dict) else None
+        parts.append(f"{part} ({_shown(name)})" if isinstance(name, str) and name else part)
+    return ".".join(parts)
 
 
 def _merge(errors: Errors, more: Errors) -> None:
@@ -328,8 +372,15 @@ def _merge(errors: Errors, more: Errors) -> None:
         errors.setdefault(path, []).extend(messages)
 
 
-def _summary(errors: Errors) -> str:
-    lines = [f"{path}: {message}" if path else message for path, messages in errors.items() for message in messages]
+def _summary(errors: Errors, labels: dict[str, str]) -> str:
+    lines = [f"{labels[path]}: {message}" if path else message
+             for path, messages in errors.items() for message in messages]
     text = "; ".join(lines[:_SUMMARY_COUNT])
     more = len(lines) - _SUMMARY_COUNT
     return f"Invalid configuration: {text}" + (f" (and {more} more)" if more > 0 else "")
+
+
+def _shown(name: str) -> str:
+    """A name as written, with what is not printable text (a lone surrogate, a newline) escaped."""
+    text = name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")

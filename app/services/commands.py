@@ -12,6 +12,7 @@ import re
 import shlex
 
 from app.errors import ConfigError
+from app.services.evaluators import check_evaluators
 from app.services.parameters import ParamSpec
 
 # `$I3`, `$P`, `${TMP}`...; a name followed by a word character (`$PATH`, `$ID_x`) is literal.
@@ -99,7 +100,28 @@ def check_executable(
             several = kind == "P" and (n is None or _may_render_several(params[n - 1]))
             if several and not alone:
                 problems.append(f"`{text}` may give several words so must stand alone, not in `{token}`")
+    problems += check_evaluators(tokens, lambda word: bool(_placeholders(word)))
     return problems
+
+
+def alone_parameters(executable: str | None, params: list[ParamSpec]) -> frozenset[str]:
+    """Names of the parameters whose value may become a whole argv word by itself (placed without
+    a flag before it: no flag, switchless, a flag that is just `VALUE`, or `$VALUE` standing alone)."""
+    if executable is None:
+        return frozenset()
+    alone = {spec.name for spec in params if spec.type != "bool" and (
+        spec.switchless or not spec.flag or spec.flag == "VALUE")}
+    value_at = _value_index(params)
+    try:
+        tokens = _split(executable)
+    except ValueError:
+        return frozenset(alone)
+    for token in tokens:
+        found = _placeholders(token)
+        whole = len(found) == 1 and found[0][0].group(0) == token
+        if value_at is not None and whole and found[0][1] == ("VALUE", None):
+            alone.add(params[value_at].name)
+    return frozenset(alone)
 
 
 def _text(value: object) -> str:

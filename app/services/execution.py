@@ -12,13 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from app.backends import local, python
+from app.backends import local, python, python_warm
 from app.config import Settings
 from app.services import workspace
 from app.services.commands import build_argv
 from app.services.parameters import ParamSpec
+from app.services.step_env import step_environment
 
 SUCCESS, TERMINATE, FAIL, RETRY = "success", "terminate", "fail", "retry"
+STDOUT_FILE = ".aa/stdout"  # in the working directory, beside the Python backend's files
 
 
 @dataclass
@@ -44,6 +46,8 @@ class Outcome:
     outputs: list[tuple[str, bytes]] = field(default_factory=list)
     stdout: str = ""
     stderr: str = ""
+    argv: list[str] | None = None  # what ran, for admins (it may hold server paths)
+    ended: str | None = None  # set when recording it ended its submission: the submission's state
 
 
 def execute(
@@ -56,36 +60,54 @@ def execute(
     # Standard output goes straight to its result file when the task names one; otherwise, like
     # standard error, the backend keeps the end of it.
     stdout_glob = task.get("stdout_glob")
+    warm = _is_python(task) and settings.python_warm  # forked from the worker's zygote
     try:
         staged = workspace.stage(workdir, work.files)
-        with (workdir / f"{work.submission_id}{stdout_glob}").open("w+b") if stdout_glob else nullcontext() as stdout:
+        # Kept apart from the program's files, so it never overwrites a staged input of the same
+        # suffix (a step reading `.csv` may print `.csv`); it becomes the result <stem><stdout_glob>.
+        saved = workdir / STDOUT_FILE
+        saved.parent.mkdir(exist_ok=True)
+        with saved.open("w+b") if stdout_glob else nullcontext() as stdout:
+            argv = _argv(work, staged, workdir, warm=warm)
             result = local.run(
-                _argv(work, staged, workdir), workdir=workdir, env=_environment(task), stdout=stdout,
-                log_limit=settings.log_limit_bytes, timeout=task.get("timeout"), grace=settings.kill_grace_seconds,
-                stop=stop, guard=guard,
+                argv, workdir=workdir, env=_environment(task, workdir), stdout=stdout,
+                log_limit=settings.log_limit_bytes, timeout=time_limit(task, settings),
+                grace=settings.kill_grace_seconds, stop=stop, guard=guard, spawn=python_warm.spawn if warm else None,
             )
             stdout_text = _tail(stdout, settings.log_limit_bytes) if stdout is not None else _text(result.stdout)
         stderr_text = _text(result.stderr)
         produced = workspace.collect(workdir, _out_globs(task), staged)
-        outcome = judge(work.step_name, task, result, [p.name for p in produced])
+        files = {p.name: p for p in produced}
+        if stdout_glob:  # a file the program wrote under the same name wins; the log keeps the output's end
+            files.setdefault(f"{work.submission_id}{stdout_glob}", saved)
+        outcome = judge(work.step_name, task, result, list(files), timeout=time_limit(task, settings))
+        if result.start_error is not None:  # the program's name (not the command line: §4.4)
+            outcome.message = (f"Step {work.step_name} could not start its program {Path(argv[0]).name}: "
+                               f"{result.start_error}")
         if outcome.action == FAIL and _is_python(task) and (raised := python.error_message(workdir)):
             outcome.message = f"Step {work.step_name} raised {raised}"
-        outcome.outputs = [(p.name, p.read_bytes()) for p in produced]
-        outcome.stdout, outcome.stderr = stdout_text, stderr_text
+        outcome.outputs = [(workspace.result_name(work.submission_id, work.step_name, name), path.read_bytes())
+                           for name, path in sorted(files.items())]
+        outcome.stdout, outcome.stderr, outcome.argv = stdout_text, stderr_text, argv
         return outcome
     finally:
         workspace.remove_workdir(workdir, settings.keep_workdirs)
+
+
+def time_limit(task: dict[str, Any], settings: Settings) -> float | None:
+    """Seconds a step may run: its task's `timeout`, else the service's default (None: no limit)."""
+    return task.get("timeout") or settings.default_timeout_seconds
 
 
 def _is_python(task: dict[str, Any]) -> bool:
     return task["backend"]["type"] == "python"
 
 
-def _environment(task: dict[str, Any]) -> dict[str, str] | None:
-    """The program's environment: the worker's, with the backend's and the task's additions
-    (None when there are none: the child inherits the worker's as it is, at no cost)."""
-    added = {**(python.environment() if _is_python(task) else {}), **task.get("environment", {})}
-    return {**os.environ, **added} if added else None
+def _environment(task: dict[str, Any], workdir: Path) -> dict[str, str]:
+    """The program's minimal environment (app.services.step_env), never the worker's own."""
+    folders = task["backend"].get("options", {}).get("python_path", [])
+    backend = python.environment(folders) if _is_python(task) else {}
+    return step_environment(workdir, backend=backend, task=task.get("environment", {}))
 
 
 def _out_globs(task: dict[str, Any]) -> list[str]:
@@ -94,13 +116,13 @@ def _out_globs(task: dict[str, Any]) -> list[str]:
     return [*globs, ".json"] if _is_python(task) and ".json" not in globs else globs
 
 
-def _argv(work: StepWork, staged: list[str], workdir: Path) -> list[str]:
+def _argv(work: StepWork, staged: list[str], workdir: Path, *, warm: bool = False) -> list[str]:
     task = work.task
     if _is_python(task):
         matches = [name for glob in task.get("in_globs", []) for name in workspace.matching(staged, glob)]
         inputs = list(dict.fromkeys(matches))
         return python.argv(task["function"], params=work.params, inputs=inputs, stem=work.submission_id,
-                           workdir=workdir)
+                           workdir=workdir, inline=warm)
     specs = [ParamSpec.from_dict(p) for p in task.get("parameters", [])]
     return build_argv(
         task["executable"],
@@ -112,15 +134,18 @@ def _argv(work: StepWork, staged: list[str], workdir: Path) -> list[str]:
     )
 
 
-def judge(step: str, task: dict[str, Any], result: local.ProcessResult, produced: list[str]) -> Outcome:
-    """Map an exit status and the outputs found to an action, per SPEC §4.4 and §4.5."""
+def judge(
+    step: str, task: dict[str, Any], result: local.ProcessResult, produced: list[str], *, timeout: float | None = None,
+) -> Outcome:
+    """Map an exit status and the outputs found to an action, per SPEC §4.4 and §4.5 (`timeout`:
+    the limit the step ran under, the task's own if not given)."""
     status = result.exit_status
     if result.start_error is not None:
         return Outcome(FAIL, None, f"Step {step} could not start its program: {result.start_error}")
     if result.stopped:
         return Outcome(FAIL, status, f"Step {step} was cancelled")
     if result.timed_out:
-        return Outcome(FAIL, status, f"Step {step} timed out after {task['timeout']} s and was killed")
+        return Outcome(FAIL, status, f"Step {step} timed out after {timeout or task['timeout']:g} s and was killed")
     mapped = task.get("exit_codes", {}).get(str(status)) if status else None
     if status != 0 and mapped in (None, "fail"):
         return Outcome(FAIL, status, f"Step {step} failed with exit status {status}")

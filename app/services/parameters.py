@@ -10,6 +10,9 @@ from typing import Any
 from app.errors import ParameterError
 
 TYPES = ("bool", "int", "float", "string", "choice")
+# A string parameter without `max` is at most this many characters: one argv word is limited to
+# 128 KiB by Linux (MAX_ARG_STRLEN), and a longer value would fail the step, not the request.
+STRING_MAX = 4096
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
@@ -31,6 +34,7 @@ class ParamSpec:
     min: float | None = None
     max: float | None = None
     pattern: str | None = None
+    allow_leading_dash: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ParamSpec:
@@ -77,7 +81,7 @@ def _convert(spec: ParamSpec, raw: Any) -> Any:
             raise ParameterError(f"must be a number, not {_show(raw)}")
         try:
             value = float(raw)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond any double
             raise ParameterError(f"must be a number, not {_show(raw)}") from None
         if not math.isfinite(value):
             raise ParameterError("must be a finite number")
@@ -109,12 +113,25 @@ def _check_limits(spec: ParamSpec, value: Any) -> None:
             raise ParameterError(f"must match the pattern {spec.pattern}")
         if spec.min is not None and len(value) < spec.min:
             raise ParameterError(f"must be at least {_num(spec.min)} characters long")
-        if spec.max is not None and len(value) > spec.max:
-            raise ParameterError(f"must be at most {_num(spec.max)} characters long")
+        limit = STRING_MAX if spec.max is None else spec.max
+        if len(value) > limit:
+            raise ParameterError(f"must be at most {_num(limit)} characters long")
 
 
-def resolve_values(specs: list[ParamSpec], given: dict[str, Any]) -> dict[str, Any]:
-    """Typed values for every parameter, by name: given by alias, else the default.
+def check_not_option(spec: ParamSpec, value: Any) -> None:
+    """Refuse a client's string beginning with `-` for a parameter whose value stands alone on the
+    command line (a program would read it as an option, as `sort` reads `-o/elsewhere`), unless the
+    parameter declares `allow_leading_dash: true`."""
+    if isinstance(value, str) and value.startswith("-") and not spec.allow_leading_dash:
+        raise ParameterError("must not begin with '-': it stands alone on the command line, where the program "
+                             "would read it as an option")
+
+
+def resolve_values(
+    specs: list[ParamSpec], given: dict[str, Any], *, alone: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """Typed values for every parameter, by name: given by alias, else the default. Given strings
+    for the parameters named in `alone` (placed alone on the command line) must not look like options.
 
     Raises ParameterError whose `errors` maps each offending alias to its message.
     """
@@ -125,6 +142,8 @@ def resolve_values(specs: list[ParamSpec], given: dict[str, Any]) -> dict[str, A
         if alias in given and given[alias] is not None:
             try:
                 values[spec.name] = coerce(spec, given[alias])
+                if spec.name in alone and spec.type == "string":
+                    check_not_option(spec, values[spec.name])
             except ParameterError as exc:
                 errors[alias] = [exc.message]
         elif spec.has_default:

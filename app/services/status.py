@@ -16,10 +16,21 @@ from psycopg import Connection
 
 from app.db import run
 
-_STATUS = """
+# The cluster job of a step's last attempt, if it ran on a cluster (migration 0010): the queue time
+# is until it started, or until now while it waits (never below 0: schedulers give whole seconds).
+CLUSTER_JOB = """
+    SELECT json_build_object('scheduler', st.task->'backend'->>'type', 'job_id', a.cluster_job_id,
+                             'state', a.cluster_state, 'node', a.cluster_node, 'submitted', a.cluster_submitted,
+                             'started', a.cluster_started, 'queued_seconds', greatest(0, extract(epoch FROM
+                                 coalesce(a.cluster_started, a.finished, now()) - a.cluster_submitted)))
+    FROM attempts a WHERE a.step_id = st.id AND a.number = st.attempts AND a.cluster_workdir IS NOT NULL
+"""
+_STATUS = f"""
     SELECT s.id, s.job_name, s.name, s.state, s.message, s.priority, s.created, s.started, s.finished, s.token_id,
+           s.config_version,
            (SELECT json_agg(json_build_array(st.name, st.task_name, st.state, st.exit_status, st.attempts,
-                                             st.started, st.finished, st.message, st.cached) ORDER BY st.position)
+                                             st.started, st.finished, st.message, st.cached,
+                                             ({CLUSTER_JOB})) ORDER BY st.position)
             FROM steps st WHERE st.submission_id = s.id) AS steps,
            (SELECT json_agg(json_build_array(r.id, r.step_name, r.name, r.size, r.sha256, r.media_type) ORDER BY r.id)
             FROM results r WHERE r.submission_id = s.id) AS results
@@ -38,6 +49,7 @@ class StepStatus:
     finished: datetime | None
     message: str
     cached: bool
+    cluster: dict[str, Any] | None = None  # see CLUSTER_JOB
 
 
 @dataclass
@@ -63,6 +75,7 @@ class SubmissionStatus:
     started: datetime | None
     finished: datetime | None
     token_id: int | None
+    config_version: int | None = None
     steps: list[StepStatus] = field(default_factory=list)
     results: list[ResultStatus] = field(default_factory=list)
 
@@ -72,10 +85,17 @@ def read(connection: Connection, submission_id: uuid.UUID) -> SubmissionStatus |
     row = run(connection, _STATUS, {"id": submission_id}).fetchone()
     if row is None:
         return None
-    steps = [StepStatus(name, task, state, status, attempts, _time(started), _time(finished), message, cached)
-             for name, task, state, status, attempts, started, finished, message, cached in row.steps or ()]
+    steps = [StepStatus(name, task, state, status, attempts, _time(started), _time(finished), message, cached,
+                        _cluster(cluster))
+             for name, task, state, status, attempts, started, finished, message, cached, cluster in row.steps or ()]
     results = [ResultStatus(result_id, row.id, *rest) for result_id, *rest in row.results or ()]
-    return SubmissionStatus(*row[:10], steps=steps, results=results)
+    return SubmissionStatus(*row[:11], steps=steps, results=results)
+
+
+def _cluster(job: dict[str, Any] | None) -> dict[str, Any] | None:
+    if job is not None:
+        job.update(submitted=_time(job["submitted"]), started=_time(job["started"]))
+    return job
 
 
 def _time(value: Any) -> datetime | None:

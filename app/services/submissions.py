@@ -1,34 +1,30 @@
-"""Submitting a job: validate everything, then store it and queue its root steps in one go."""
+"""Submitting a job: validate everything, then store it (the queue's intake.submit queues its root
+steps in the same transaction)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from psycopg.types.json import Jsonb
 from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.orm import Session, selectinload
 
+from app.config import Settings
 from app.db import driver
 from app.errors import Forbidden, InvalidInput, NotFound, ParameterError, TooManyRequests, ValidationFailed
 from app.models import StepState, Submission, SubmissionInput, SubmissionState
 from app.models.base import utcnow
-from app.queue.chain import Deferral, defer
-from app.services import blobs, catalog, validators
+from app.services import catalog, notify, uploads, validators
+from app.services.commands import alone_parameters
 from app.services.parameters import ParamSpec, resolve_values
+from app.services.suggest import did_you_mean
+from app.services.uploads import Upload
 
 PRIORITIES = ("low", "normal", "high")
-RUNNABLE_BACKENDS = {"local", "python"}  # slurm and gridengine are accepted in the configuration only
-
-
-@dataclass(frozen=True)
-class Upload:
-    """One input file as the client sent it; `filename` is metadata only."""
-
-    data: bytes
-    filename: str = ""
+RUNNABLE_BACKENDS = {"local", "python", "slurm", "gridengine"}
 
 
 @dataclass
@@ -68,6 +64,17 @@ class StoredSubmission:
     results: list = field(default_factory=list)
 
 
+class Submit(Protocol):
+    """What stores a submission and queues its root steps (the queue's intake.submit), handed to the
+    services that submit (batches, schedules) by their callers, since services never queue."""
+
+    def __call__(
+        self, session: Session, *, job: Any, params: dict[str, Any], inputs: dict[str, Upload],
+        name: str = "", priority: str = "normal", client: str = "", token_id: int | None = None,
+        use_cache: bool = True,
+    ) -> StoredSubmission: ...
+
+
 # The submission and its steps (from one JSON document) in one statement.
 _INSERT = """
     WITH submission AS (
@@ -86,15 +93,15 @@ _INSERT = """
 """
 
 
-def submit(
+def store(
     session: Session, *, job: Any, params: dict[str, Any], inputs: dict[str, Upload],
     name: str = "", priority: str = "normal", client: str = "", token_id: int | None = None,
     use_cache: bool = True,
 ) -> StoredSubmission:
-    """Validate a submission fully, then store it and queue its root steps (caller commits).
+    """Validate a submission fully, then store it, its steps Pending (caller queues and commits).
 
     This is the hot path of the API: plain statements on the psycopg connection (the job's
-    definition; the submission with its steps; its root steps' queue jobs), plus one per input file.
+    definition; the submission with its steps), plus one per input file.
     """
     connection = driver(session)
     spec, tasks = catalog.runnable_job_with_tasks(connection, job)
@@ -115,26 +122,45 @@ def submit(
         "id": submission.id, "job_name": submission.job_name, "name": name, "priority": priority,
         "client": client[:128], "token_id": token_id, "use_cache": use_cache, "params": Jsonb(values),
         "created": submission.created,
-        "steps": Jsonb([{"name": step["name"], "task": step["task"], "spec": tasks[step["task"]],
+        "steps": Jsonb([{"name": step["name"], "task": step["task"], "spec": _snapshot(step, tasks),
                          "params": values.get(step["name"], {}), "after": step["after"]} for step in step_specs]),
     }).fetchall())
     _store_inputs(session.connection(), submission.id, spec, inputs)
     submission.steps = [StoredStep(id=ids[position], name=step["name"], task_name=step["task"],
-                                   task=tasks[step["task"]], after=step["after"])
+                                   task=_snapshot(step, tasks), after=step["after"])
                         for position, step in enumerate(step_specs)]
-    roots = [s for s in submission.steps if not s.after]
-    job_ids, queued = defer(connection, [Deferral(s.id, str(submission.id), s.task["backend"]["name"])
-                                         for s in roots], priority=priority)
-    for step in roots:
-        step.state, step.queue_job_id, step.queued = StepState.QUEUED, job_ids[step.id], queued
     return submission
+
+
+def accept(
+    session: Session, *, submit: Submit, job: Any, params: dict[str, Any], inputs: dict[str, Upload],
+    settings: Settings, name: str = "", priority: str = "normal", use_cache: bool = True, email: Any = None,
+    callback_url: Any = None, client: str = "", token_id: int | None = None,
+) -> StoredSubmission:
+    """Take a submission as its caller makes it (caller commits): its contacts checked, its priority
+    after the caller's quota, then `submit` (the queue's intake.submit, from the caller), and the
+    contacts kept until it ends. The one path of the API, the standard faces, batches and the pages'
+    form."""
+    contacts = notify.check(email, callback_url, settings)
+    priority = quota_priority(session, client=client, priority=priority, soft=settings.soft_limit,
+                              hard=settings.hard_limit)
+    submission = submit(session, job=job, params=params, inputs=inputs, name=name, priority=priority,
+                        use_cache=use_cache, client=client, token_id=token_id)
+    notify.register(session, submission.id, contacts)
+    return submission
+
+
+def _snapshot(step: dict[str, Any], tasks: dict[str, dict]) -> dict[str, Any]:
+    """What a step row keeps of its task (and backend); with the step's `inputs_from` when it names one."""
+    task = tasks[step["task"]]
+    return task if step.get("inputs_from") is None else {**task, "inputs_from": step["inputs_from"]}
 
 
 def _check_inputs(spec: dict[str, Any], inputs: dict[str, Upload]) -> None:
     declared = {i["name"]: i for i in spec["inputs"]}
     errors: dict[str, list[str]] = {}
     for unknown in sorted(set(inputs) - set(declared)):
-        errors[unknown] = [f"unknown input; this job takes {', '.join(declared) or 'no inputs'}"]
+        errors[unknown] = [unknown_name("input", unknown, list(declared))]
     for input_name, declaration in declared.items():
         upload = inputs.get(input_name)
         if upload is None:
@@ -142,7 +168,7 @@ def _check_inputs(spec: dict[str, Any], inputs: dict[str, Upload]) -> None:
                 errors[input_name] = ["is required"]
             continue
         try:
-            validators.validate_all(declaration["validators"], upload.data)
+            validators.validate_all(declaration["validators"], upload.content())
         except ValidationFailed as exc:
             errors[input_name] = [exc.message]
     if errors:
@@ -155,17 +181,26 @@ def _resolve_params(spec: dict[str, Any], tasks: dict[str, dict], given: dict[st
     errors: dict[str, list[str]] = {}
     known: set[str] = set()
     for step in spec["steps"]:
-        specs = [ParamSpec.from_dict(p) for p in tasks[step["task"]]["parameters"]]
+        task = tasks[step["task"]]
+        specs = [ParamSpec.from_dict(p) for p in task["parameters"]]
         known.update(s.rest_alias for s in specs)
         try:
-            values[step["name"]] = resolve_values(specs, given)
+            values[step["name"]] = resolve_values(specs, given, alone=alone_parameters(task.get("executable"), specs))
         except ParameterError as exc:
             errors.update(exc.errors)
     for alias in sorted(set(given) - known):
-        errors[alias] = ["unknown parameter"]
+        errors[alias] = [unknown_name("parameter", alias, sorted(known))]
     if errors:
         raise ParameterError("Some parameters are missing or invalid", errors=errors)
     return values
+
+
+def unknown_name(kind: str, name: str, known: list[str]) -> str:
+    """`unknown parameter; did you mean r_plot_threshold?`, else the names there are."""
+    hint = did_you_mean(name, known)
+    if hint:
+        return f"unknown {kind}; {hint}"
+    return f"unknown {kind}; " + (f"the {kind}s are {', '.join(known)}" if known else f"there are no {kind}s")
 
 
 def _store_inputs(connection: Connection, submission_id: uuid.UUID, spec: dict[str, Any],
@@ -180,7 +215,7 @@ def _store_inputs(connection: Connection, submission_id: uuid.UUID, spec: dict[s
         rows.append({
             "submission_id": submission_id, "position": position, "name": declaration["name"],
             "filename": f"{stem}{infix}{declaration['glob']}", "original_name": (upload.filename or "")[:255],
-            "sha256": blobs.put(connection, upload.data), "size": len(upload.data),
+            "sha256": uploads.store(connection.connection.driver_connection, upload), "size": upload.size,
         })
     if rows:
         connection.execute(insert(SubmissionInput), rows)

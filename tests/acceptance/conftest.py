@@ -1,4 +1,4 @@
-"""The real thing: gunicorn serving HTTP and `aa worker` processes running real subprocesses."""
+"""The real thing: the web server (app.webserver) serving HTTP and `aa worker` processes running real subprocesses."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -29,17 +31,25 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-@pytest.fixture
-def service(database_url, sessions):
-    """Base URL of a gunicorn serving the app on a free port."""
+@contextmanager
+def web_server(database_url: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A web server serving the app on a free port (its settings from this environment): its base URL
+    and process, once healthy; stopped on the way out."""
     port = free_port()
     process = runtime.serve(database_url, host="127.0.0.1", port=port, processes=1)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(base, process)
-        yield base
+        yield base, process
     finally:
         stop(process)
+
+
+@pytest.fixture
+def service(database_url, sessions):
+    """Base URL of the web server serving the app on a free port."""
+    with web_server(database_url) as (base, _):
+        yield base
 
 
 def wait_healthy(base: str, process: subprocess.Popen, timeout: float = 30) -> None:
@@ -51,7 +61,7 @@ def wait_healthy(base: str, process: subprocess.Popen, timeout: float = 30) -> N
                 return
         except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow to import on a busy machine
             pass
-        assert process.poll() is None, "gunicorn exited"
+        assert process.poll() is None, "the web server exited"
         assert time.monotonic() < deadline, "service did not become healthy"
         time.sleep(0.1)
 

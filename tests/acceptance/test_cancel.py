@@ -24,7 +24,7 @@ backends: [{{name: local, type: local}}]
 tasks:
   - name: sleeper
     backend: local
-    executable: "python3 -c $P1"
+    executable: "python3 -c 'import sys; exec(sys.argv.pop(1))' $P1"
     in_globs: [".txt"]
     environment: {{PIDS: "{pids}"}}
     parameters: [{{name: code, switchless: true, default: "{code}"}}]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import subprocess
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
@@ -28,9 +30,17 @@ jobs:
 """
 
 
+@pytest.fixture
+def pg_home():
+    """A folder of its own in the system temp dir: pytest resets its own base folder to mode 0700
+    whenever another session starts, and the server (not root) must traverse the path."""
+    with tempfile.TemporaryDirectory(prefix="aa-restart-") as folder:
+        yield Path(folder)
+
+
 @pytest.mark.slow
-def test_database_restart_mid_run(tmp_path):
-    url, server = start_embedded(tmp_path / "pgdata", cleanup="delete")
+def test_database_restart_mid_run(pg_home):
+    url, server = start_embedded(pg_home / "pgdata", cleanup="delete")
     processes = []
     try:
         migrate.upgrade(url)
@@ -55,10 +65,10 @@ def test_database_restart_mid_run(tmp_path):
             ids = list(pool.map(submit, range(24)))
         time.sleep(1.0)  # steps are running now
         server._stop()  # pg_ctl stop (fast): every connection is cut
-        _wait_gone(tmp_path / "pgdata" / "postmaster.pid")
+        _wait_gone(pg_home / "pgdata" / "postmaster.pid")
         time.sleep(3.0)
         assert requests.get(f"{base}/api/health", timeout=10).status_code == 503
-        _start_again(server, tmp_path / "pgdata")
+        _start_again(server, pg_home / "pgdata")
         deadline = time.monotonic() + 90
         while True:
             try:

@@ -38,7 +38,7 @@ def test_analytics_examples(api, workers):
     assert abs(regression["slope"] - 0.88) < 1e-9
     histogram = result_json(api, done["histogram_csv"], "histogram")
     assert histogram["counts"] == [3, 2]
-    assert any(r["name"] == "histogram.csv" for r in done["histogram_csv"]["results"])
+    assert any(r["name"] == "histogram.histogram.csv" for r in done["histogram_csv"]["results"])
 
 
 def test_text_examples(api, workers):

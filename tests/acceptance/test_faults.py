@@ -25,7 +25,7 @@ backends: [{{name: local, type: local}}]
 tasks:
   - name: slow
     backend: local
-    executable: "python3 -c $P1"
+    executable: "python3 -c 'import sys; exec(sys.argv.pop(1))' $P1"
     in_globs: [".txt"]
     retries: {retries}
     environment: {{LOG: "{log}", NAP: "{nap}"}}

@@ -21,7 +21,7 @@ tasks:
      out_globs: [".report"], stdout_glob: ".report"}
   - name: fail_with
     backend: local
-    executable: "python3 -c $P1"
+    executable: "python3 -c 'import sys; exec(sys.argv.pop(1))' $P1"
     in_globs: [".txt"]
     out_globs: [".partial"]
     exit_codes: {3: terminate}
@@ -76,11 +76,12 @@ def test_failing_step_keeps_outputs_and_skips_the_rest(api, workers):
     workers(1)
     body = api.wait_done(api.submit("failing", files={"input_data": ("a.txt", "x")})["id"])
     assert body["state"] == "Error"
-    assert body["message"] == "Step fail_with failed with exit status 1"
+    assert body["message"] == (f"Step fail_with failed with exit status 1; "
+                               f"its log: /api/submissions/{body['id']}/steps/fail_with/log")
     assert "python3" not in body["message"] and "sys.exit" not in body["message"]
     assert [s["state"] for s in body["steps"]] == ["Error", "Skipped"]
     assert body["steps"][0]["exit_status"] == 1
-    assert [r["name"] for r in body["results"]] == ["x.partial"]
+    assert [r["name"] for r in body["results"]] == ["fail_with.x.partial"]
     log = api.get(f"/api/submissions/{body['id']}/steps/fail_with/log").json()
     assert log["stderr"] == "to stderr\n" and log["exit_status"] == 1
 

@@ -10,7 +10,7 @@ backends: [{{name: local, type: local}}]
 tasks:
   - name: flaky
     backend: local
-    executable: "python3 -c $P1"
+    executable: "python3 -c 'import sys; exec(sys.argv.pop(1))' $P1"
     in_globs: [".txt"]
     out_globs: [".out"]
     exit_codes: {{75: retry}}
@@ -19,7 +19,7 @@ tasks:
     parameters: [{{name: code, switchless: true, default: "{flaky}"}}]
   - name: counted
     backend: local
-    executable: "python3 -c $P1 $I1"
+    executable: "python3 -c 'import sys; exec(sys.argv.pop(1))' $P1 $I1"
     in_globs: [".txt"]
     out_globs: [".out"]
     cache: true
@@ -52,7 +52,7 @@ def test_retry_exit_code_retries_with_backoff(api, workers, tmp_path):
     assert body["state"] == "Complete"
     assert body["steps"][0]["attempts"] == 3
     assert time.monotonic() - started >= 0.3 + 0.6  # waited 0.3 s, then 0.6 s
-    assert [r["name"] for r in body["results"]] == ["run3.out"]  # only the successful attempt's files
+    assert [r["name"] for r in body["results"]] == ["flaky.run3.out"]  # only the successful attempt's files
     logs = [api.get(f"/api/submissions/{body['id']}/steps/flaky/log?attempt={n}").json() for n in (1, 2, 3)]
     assert [entry["exit_status"] for entry in logs] == [75, 75, 0]
     assert len(log.read_text()) == 3

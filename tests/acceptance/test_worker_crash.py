@@ -23,13 +23,13 @@ backends: [{{name: local, type: local}}]
 tasks:
   - name: fragile
     backend: local
-    executable: "python3 -c $P1"
+    executable: "python3 -c 'import sys; exec(sys.argv.pop(1))' $P1"
     in_globs: [".txt"]
     out_globs: [".first"]
     retries: {retries}
     environment: {{MARKER: "{marker}"}}
     parameters: [{{name: code, switchless: true, default: "{code}"}}]
-  - {{name: child, backend: local, executable: "python3 -c $P1", in_globs: [".first"], out_globs: [".child"],
+  - {{name: child, backend: local, executable: "python3 -c 'import sys; exec(sys.argv.pop(1))' $P1", in_globs: [".first"], out_globs: [".child"],
      parameters: [{{name: code, switchless: true, default: "open('out.child','w').write('c')"}}]}}
 jobs:
   - name: crashy

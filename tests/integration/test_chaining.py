@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 
 from app.db import driver, libpq_url, transaction
 from app.models import Step, StepState
-from app.services import dag, steps, submissions
+from app.queue import dag, intake, steps
 from app.services.execution import SUCCESS, Outcome
 from app.services.submissions import Upload
 
@@ -36,7 +36,7 @@ def queued_step_ids(session) -> list[int]:
 
 def submit(sessions) -> str:
     with transaction(sessions) as session:
-        sub = submissions.submit(session, job="diamond", params={}, inputs={"input_data": Upload(b"x")})
+        sub = intake.submit(session, job="diamond", params={}, inputs={"input_data": Upload(b"x")})
         return sub.id
 
 
@@ -49,7 +49,7 @@ def test_submission_rolled_back_queues_nothing(sessions, load_config):
     load_config(DIAMOND)
     with sessions() as session:
         with session.begin():
-            submissions.submit(session, job="diamond", params={}, inputs={"input_data": Upload(b"x")})
+            intake.submit(session, job="diamond", params={}, inputs={"input_data": Upload(b"x")})
             assert len(queued_step_ids(session)) == 1  # visible inside the transaction...
             session.rollback()
     with sessions() as session:

@@ -11,8 +11,7 @@ from psycopg import ClientCursor
 from sqlalchemy import text
 
 from app.db import PLAN_SETTINGS, driver, transaction
-from app.queue import chain
-from app.services import submissions
+from app.queue import intake, statements
 
 CONFIG = """
 version: 1
@@ -51,13 +50,14 @@ def _many_steps(session, template: str, copies: int) -> None:
     session.execute(text("ANALYZE steps"))
 
 
+@pytest.mark.parametrize("handover", [False, True], ids=["deferred", "handed over"])
 @pytest.mark.parametrize("stored", [0, 500], ids=["fresh database", "many steps"])
-def test_deferring_a_step_does_not_scan_the_steps_table(sessions, load_config, stored):
+def test_deferring_a_step_does_not_scan_the_steps_table(sessions, load_config, stored, handover):
     """Also when the plan is made while the tables are nearly empty, as on a fresh database before
     autoanalyze: that generic plan is kept for the connection's life, however large they grow."""
     load_config(CONFIG)
     with transaction(sessions) as session:
-        submission = submissions.submit(session, job="three", params={}, inputs={})
+        submission = intake.submit(session, job="three", params={}, inputs={})
     if stored:
         with transaction(sessions) as session:
             _many_steps(session, str(submission.id), stored)
@@ -67,11 +67,43 @@ def test_deferring_a_step_does_not_scan_the_steps_table(sessions, load_config, s
         connection = driver(session)
         for name, value in PLAN_SETTINGS.items():  # as the API's and the worker's connections plan it
             connection.execute("SELECT set_config(%s, %s, true)", (name, value))
-        plan = _generic_plan(connection, chain._statement(), {
+        deferral = {
             "steps": ("jsonb", json.dumps([{"step_id": b.id, "submission_id": str(submission.id), "queue": "local"}])),
             "step_ids": ("bigint[]", [b.id]), "task_name": ("text", "run_step"), "priority": ("int", 0),
-            "scheduled_at": ("timestamptz", None), "handover_step": ("bigint", b.id), "handover_job": ("bigint", job_id),
-            "worker_id": ("bigint", None), "worker": ("text", None), "now": ("timestamptz", None),
-        })
+            "scheduled_at": ("timestamptz", None), "now": ("timestamptz", None),
+        }
+        if handover:  # the end of a's attempt recorded, b handed its queue job
+            plan = _generic_plan(connection, statements.RECORD_AND_HAND_OVER, {
+                **deferral, "handover_step": ("bigint", b.id), "handover_job": ("bigint", job_id),
+                "worker_id": ("bigint", None), "worker": ("text", None),
+                "id": ("bigint", submission.steps[0].id), "number": ("int", 1), "exit_status": ("int", 0),
+                "outcome": ("text", "success"), "stdout": ("text", ""), "stderr": ("text", ""),
+                "argv": ("jsonb", None), "state": ("text", "Complete"), "message": ("text", ""),
+                "finished": ("timestamptz", None), "keep_cache_key": ("boolean", True),
+            })
+        else:
+            plan = _generic_plan(connection, statements.DEFER_STEPS, deferral)
         session.rollback()
     assert "Seq Scan on steps" not in plan, plan
+
+
+@pytest.mark.parametrize("finished", [0, 2000], ids=["fresh database", "many finished jobs"])
+def test_claiming_steps_does_not_scan_the_queue_table(sessions, load_config, finished):
+    """The batch claim (statements.CLAIM_QUEUE_JOBS) reaches the next todo jobs by index, however many finished
+    queue jobs are kept."""
+    load_config(CONFIG)
+    with transaction(sessions) as session:
+        intake.submit(session, job="three", params={}, inputs={})
+        session.execute(text(
+            "INSERT INTO procrastinate_jobs (queue_name, task_name, priority, args, status, attempts) "
+            "SELECT 'local', 'run_step', 0, jsonb_build_object('step_id', -g), 'succeeded', 1 "
+            "FROM generate_series(1, :n) AS g"), {"n": finished})
+        session.execute(text("ANALYZE procrastinate_jobs"))
+    with transaction(sessions) as session:
+        connection = driver(session)
+        for name, value in PLAN_SETTINGS.items():
+            connection.execute("SELECT set_config(%s, %s, true)", (name, value))
+        plan = _generic_plan(connection, statements.CLAIM_QUEUE_JOBS, {
+            "queues": ("varchar[]", ["local"]), "worker_id": ("bigint", 1), "limit": ("int", 4)})
+        session.rollback()
+    assert "Seq Scan on procrastinate_jobs" not in plan, plan

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from app.db import driver, transaction
-from app.services import steps
+from app.queue import steps
 
 
 def _triggers(session) -> set[str]:

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 CONFIG = """
 version: 1
+validator_modules: [tests.integration]
 backends: [{name: local, type: local}]
 tasks:
   - name: count
@@ -166,7 +167,7 @@ def test_jobs_listing_describes_inputs_and_parameters(client, configured):
     assert detail["dag"] == {"roots": ["count"], "children": {"count": []}}
 
 
-def test_jobs_on_backends_not_built_yet_are_refused(client, load_config, sessions):
+def test_jobs_on_cluster_backends_are_queued_for_their_backend(client, load_config, sessions):
     load_config("""
 version: 1
 backends: [{name: cluster, type: slurm, options: {partition: short}}]
@@ -174,9 +175,10 @@ tasks: [{name: big, backend: cluster, executable: "true"}]
 jobs: [{name: big, inputs: [], steps: [{task: big}]}]
 """)
     response = post_json(client, {"job": "big"})
-    assert response.status_code == 403
-    assert "slurm" in response.json["message"]
-    assert stored(sessions) == (0, 0, 0)
+    assert response.status_code == 201, response.json
+    with sessions() as session:
+        queues = session.execute(text("SELECT queue_name FROM procrastinate_jobs")).scalars().all()
+    assert queues == ["cluster"]
 
 
 def test_quotas_lower_priority_then_refuse(database_url, load_config, sessions):

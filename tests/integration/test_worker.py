@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from app.db import transaction
+from app.queue import intake
 from app.services import submissions
 from app.services.submissions import Upload
 
@@ -13,7 +14,7 @@ version: 1
 backends: [{name: local, type: local}, {name: other, type: local}]
 tasks:
   - {name: echo, backend: local, executable: "echo $P1", in_globs: [".txt"], out_globs: [".out"], stdout_glob: ".out",
-     parameters: [{name: word, switchless: true, default: hello}]}
+     parameters: [{name: word, switchless: true, default: hello, allow_leading_dash: true}]}
   - {name: again, backend: local, executable: "echo -n", out_globs: [".again"], stdout_glob: ".again"}
 jobs:
   - {name: echo, steps: [{task: echo}, {task: again}]}
@@ -36,7 +37,7 @@ def test_health_reports_live_workers_per_queue(client, load_config, worker, sess
     assert before["workers"] == 0
     assert before["queues"]["local"] == {"workers": 0, "queued": 0, "running": 0}
     with transaction(sessions) as session:
-        submissions.submit(session, job="echo", params={}, inputs={"input_data": Upload(b"x")})
+        intake.submit(session, job="echo", params={}, inputs={"input_data": Upload(b"x")})
     assert client.get("/api/health").json["queues"]["local"]["queued"] == 1
     worker(concurrency=1)
     health = client.get("/api/health").json
@@ -85,3 +86,31 @@ def test_the_status_read_answers_as_the_orm_objects_did(client, load_config, wor
     assert [s["name"] for s in body["steps"]] == ["echo", "again"]
     assert client.get("/api/submissions/00000000-0000-0000-0000-000000000000").status_code == 404
     assert client.get("/api/submissions/not-a-uuid").status_code == 404
+
+
+def test_idle_runners_poll_one_at_a_time_and_the_poll_finds_a_lost_notification(client, load_config, worker,
+                                                                                   sessions, monkeypatch):
+    from sqlalchemy import text
+
+    from app.queue import steps
+
+    load_config(CONFIG)
+    claims: list[float] = []
+    real = steps.claim_many
+
+    def counted(*args, **kwargs):
+        claims.append(time.monotonic())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(steps, "claim_many", counted)
+    worker(concurrency=8, poll_seconds=0.2)
+    time.sleep(2.0)
+    # Each runner looks once at its start; then one idle runner polls, at most twice a period (10
+    # periods here): at most 8 + 20, where eight runners each polling every period made 88.
+    assert 5 <= len(claims) <= 8 + 20 + 4, len(claims)
+
+    with transaction(sessions) as session:
+        # Triggers off for this transaction: the queue job's NOTIFY is never sent, as if lost.
+        session.execute(text("SET LOCAL session_replication_role = replica"))
+        stored = intake.submit(session, job="echo", params={}, inputs={"input_data": Upload(b"x")})
+    assert wait_state(client, stored.id, timeout=10)["state"] == "Complete"  # found by the backstop poll

@@ -16,7 +16,7 @@ from app.analytics import stats
 from app.analytics.table import parse_table, read_table
 from app.services.catalog_schema import parse_config
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "analytics.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "app" / "examples" / "analytics.yaml"
 ANALYSES = ("describe", "correlate", "linear_regression", "ttest", "histogram")
 
 X = [1.0, 2.0, 4.0, 5.0, 7.0]
@@ -443,7 +443,7 @@ def test_example_config_runs_every_analysis_with_its_defaults(tmp_path):
     assert set(tasks) == set(ANALYSES)
     assert {job["name"] for job in config["jobs"]} == {f"{name}_csv" for name in ANALYSES}
     for job in config["jobs"]:
-        assert job["validators"] == ["csv"] and job["description"]
+        assert job["validators"] == ["numeric_csv"] and job["description"]
     for name, task in tasks.items():
         module, _, attr = task["function"].partition(":")
         function = getattr(importlib.import_module(module), attr)

@@ -14,7 +14,7 @@ METRICS = {
     "fullstack_steps_per_s": 900.0, "fullstack_submissions_per_s": 300.0, "celery_steps_per_s": 500.0,
     "spawn_ceiling": 2000.0, "spawn_per_s_serial": 900.0, "spawn_per_s_parallel": 2000.0, "cores": 2,
     "procrastinate_steps_per_s": 600.0, "commits_per_s_1": 5000.0, "commits_per_s_n": 15000.0,
-    "pgbench_clients": 8, "latency_p50_ms": 20.0, "latency_p95_ms": 40.0, "latency_p99_ms": 70.0,
+    "pgbench_clients": 8, "latency_p50_ms": 10.0, "latency_p95_ms": 40.0, "latency_p99_ms": 70.0,
     "api_posts_per_s": 250.0, "api_rows_small": 1000, "api_get_p50_small_ms": 2.0, "api_rows_big": 100_000,
     "api_get_p50_big_ms": 2.2, "bigqueue_rows": 100_000, "bigqueue_steps_per_s": 850.0,
     "fullstack_python_steps_per_s": 90.0, "fullstack_python_submissions_per_s": 30.0,
@@ -110,3 +110,25 @@ def test_rounds_are_combined_by_median():
     assert parse_args(["--rounds", "3"]).rounds == 3
     with pytest.raises(SystemExit):
         parse_args(["--rounds", "0"])
+
+
+def test_issue_12_rows_compare_with_their_references():
+    metrics = {**METRICS, "fullbatch_steps_per_s": 800.0, "batch_submissions_per_s": 2000.0,
+               "pycold_steps_per_s": 30.0, "linreg_latency_p50_ms": 40.0, "linreg_latency_p99_ms": 90.0,
+               "held_steps_per_s": 300.0, "free_steps_per_s": 600.0, "held_dead_rows": 5000, "free_dead_rows": 100,
+               "idle_runners": 50, "idle_postgres_core_fraction": 0.01, "idle_transactions_per_s": 60.0,
+               "recovery_kills": 20, "recovery_max_s": 4.0, "recovery_p50_s": 3.2, "recovery_bound_s": 3.5}
+    rows = report.build_rows(metrics)
+    batch = by_name(rows, "ours, full stack, batch intake")
+    assert batch.ratio == pytest.approx(1.6) and batch.met is True
+    warm = by_name(rows, "python no-op steps, warm vs cold")
+    assert warm.ratio == pytest.approx(3.0) and warm.met is False
+    assert by_name(rows, "linear_regression, 100 rows, POST→Complete p50").met is True
+    held = by_name(rows, "full stack, a transaction held open")
+    assert held.ratio == pytest.approx(0.5) and held.met is False
+    idle = by_name(rows, "postgres CPU, 50 idle runners")
+    assert idle.measured == pytest.approx(1.0) and idle.met is True
+    recovery = by_name(rows, "recovery after SIGKILL, max of 20")
+    assert recovery.met is False and recovery.ratio == pytest.approx(4.0 / 3.5)
+    for row in ("python no-op steps, warm", "full stack, a transaction held", "recovery after SIGKILL, max"):
+        assert by_name(report.build_rows(METRICS), row).met is None  # not measured: not judged

@@ -164,7 +164,7 @@ def test_spec_example_parses() -> None:
         {"name": "count", "task": "wordcount", "after": []},
         {"name": "report", "task": "describe", "after": ["count"]},
     ]
-    assert job["schedule"] == {"cron": "0 3 * * *", "params": {}}
+    assert job["schedule"] == {"cron": "0 3 * * *", "timezone": "UTC", "params": {}}
 
 
 def test_defaults_are_filled() -> None:
@@ -191,7 +191,7 @@ def test_parameter_defaults_are_filled() -> None:
         {
             "name": "p", "type": "string", "flag": "", "default": None, "required": False,
             "description": "", "rest_alias": "t_p", "spacing": True, "switchless": False,
-            "choices": [], "min": None, "max": None, "pattern": None,
+            "choices": [], "min": None, "max": None, "pattern": None, "allow_leading_dash": False,
         }
     ]  # fmt: skip
 
@@ -354,14 +354,21 @@ def test_unknown_task_and_unknown_step() -> None:
     assert errors == {"jobs[0].steps[1].task": ["unknown task missing"], "jobs[0].steps[1].after": ["unknown step nothing"]}
 
 
+def test_a_misspelled_name_gets_the_close_ones() -> None:
+    errors = errors_of(minimal(
+        tasks="- {name: tally, backend: locl, executable: wc}\n",
+        jobs="- {name: j, validators: [jsno], steps: [{task: count}, {task: cuont, after: [cont]}]}\n"))
+    assert errors == {"tasks[0].backend": ["unknown backend locl; did you mean local?"],
+                      "jobs[0].steps[1].task": ["unknown task cuont; did you mean count?"],
+                      "jobs[0].steps[1].after": ["unknown step cont; did you mean cuont or count?"],
+                      "jobs[0].validators": ["unknown validator jsno; did you mean json?"]}
+
+
 def test_unknown_validators() -> None:
     errors = errors_of(
         minimal(jobs="- {name: j, validators: [text, no_such], inputs: [{name: a, validators: [nope:nothing]}], steps: [{task: count}]}\n")
     )
-    assert errors == {
-        "jobs[0].validators": ["unknown validator no_such"],
-        "jobs[0].inputs[0].validators": ["unknown validator nope:nothing"],
-    }
+    assert errors == {"jobs[0].validators": ["unknown validator no_such"]}  # nope:nothing: checked once all else is valid
 
 
 def test_duplicate_names() -> None:
@@ -512,7 +519,7 @@ def test_environment_exit_codes_globs_and_cron() -> None:
         "tasks[0].exit_codes.0": ["exit codes must be from 1 to 255 (0 is success)"],
         "tasks[0].exit_codes.256": ["exit codes must be from 1 to 255 (0 is success)"],
         "tasks[0].exit_codes.3": ["must be one of continue, terminate, fail, retry"],
-        "jobs[0].schedule.cron": ["must have 5 fields: minute hour day-of-month month day-of-week"],
+        "jobs[0].schedule.cron": ["must have 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first"],
     }
 
 
@@ -573,7 +580,8 @@ def test_several_errors_are_reported_together() -> None:
         "jobs[0].steps[0].task",
         "jobs[0].validators",
     }
-    assert info.value.message.startswith("Invalid configuration: backends[0].colour: unknown key; ")
+    assert info.value.message.startswith("Invalid configuration: backends[0] (extra).colour: unknown key; ")
+    assert info.value.labels["tasks[0].backend"] == "tasks[0] (t).backend"
     assert info.value.message.endswith("(and 2 more)")
 
 

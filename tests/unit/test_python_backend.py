@@ -52,9 +52,10 @@ def test_returned_value_and_written_files_are_results(tmp_path):
     outcome = run(tmp_path, "returns_summary", out_globs=(".json", ".txt"))
     assert outcome.action == SUCCESS, outcome
     results = dict(outcome.outputs)
-    assert json.loads(results[f"{SUB}.json"]) == {"words": 3, "scale": 2.5, "workdir_is_cwd": True}
-    assert results["upper.txt"] == b"ONE TWO THREE"
-    assert "in.txt" not in results  # staged inputs are not results
+    # Named after the step too, so that no two results of a submission share a name.
+    assert json.loads(results[f"{SUB}.analyse.json"]) == {"words": 3, "scale": 2.5, "workdir_is_cwd": True}
+    assert results["analyse.upper.txt"] == b"ONE TWO THREE"
+    assert "in.txt" not in results and "analyse.in.txt" not in results  # staged inputs are not results
 
 
 def test_exception_names_type_and_message_with_traceback_in_log(tmp_path):

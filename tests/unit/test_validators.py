@@ -100,12 +100,12 @@ def fasta(*records: tuple[str, str]) -> bytes:
 
 
 def test_builtin_names() -> None:
-    expected = {"none", "text", "json", "csv", "fasta", "seq", "pdb", "pdb_file"}
+    expected = {"none", "text", "json", "csv", "numeric_csv", "fasta", "seq", "pdb", "pdb_file"}
     assert expected | {"png", "jpeg", "gif"} <= set(BUILTIN)
     assert BUILTIN["pdb_file"] is BUILTIN["pdb"]
 
 
-@pytest.mark.parametrize("name", ["text", "json", "csv", "fasta", "seq", "pdb", "pdb_file"])
+@pytest.mark.parametrize("name", ["text", "json", "csv", "numeric_csv", "fasta", "seq", "pdb", "pdb_file"])
 def test_text_validators_reject_non_utf8_cleanly(name: str) -> None:
     assert "not valid UTF-8" in rejects(name, NOT_UTF8)
 
@@ -149,7 +149,7 @@ def test_json_message_names_position() -> None:
     assert rejects("json", b'{\n  "a": 1,\n}').startswith("not valid JSON: line 3")
 
 
-# --- csv ---
+# --- numeric_csv: the strict one ---
 
 
 @pytest.mark.parametrize(
@@ -163,23 +163,58 @@ def test_json_message_names_position() -> None:
         b" 1 , 2 \n\n3,nan\n",
     ],
 )
-def test_csv_accepts(data: bytes) -> None:
-    validate("csv", data)
+def test_numeric_csv_accepts(data: bytes) -> None:
+    validate("numeric_csv", data)
 
 
-def test_csv_ragged_row_names_line() -> None:
-    message = rejects("csv", b"a,b,c,d\n1,2,3,4\n5,6,7\n")
+def test_numeric_csv_ragged_row_names_line() -> None:
+    message = rejects("numeric_csv", b"a,b,c,d\n1,2,3,4\n5,6,7\n")
     assert message == "line 3: expected 4 columns, found 3"
 
 
-def test_csv_non_numeric_cell_names_line_and_column() -> None:
-    assert rejects("csv", b"a,b\n1,2\n\n3,x\n") == "line 4, column 2: 'x' is not a number"
-    assert rejects("csv", b"1,2\n3,\n") == "line 2, column 2: empty cell"
+def test_numeric_csv_non_numeric_cell_names_line_and_column() -> None:
+    assert rejects("numeric_csv", b"a,b\n1,2\n\n3,x\n") == "line 4, column 2: 'x' is not a number"
+    assert rejects("numeric_csv", b"1,2\n3,\n") == "line 2, column 2: empty cell"
 
 
 @pytest.mark.parametrize("data", [b"", b"\n  \n", b"a,b,c\n", b"1;2;3\n4;5;6\n"])
-def test_csv_rejects(data: bytes) -> None:
-    rejects("csv", data)
+def test_numeric_csv_rejects(data: bytes) -> None:
+    rejects("numeric_csv", data)
+
+
+# --- csv: any well-formed table ---
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"a,b,c\n1,2,3\n4.5,-6e3,7\n",
+        b"country;population;note\nFrance;68,4;\nPeru;NA;andes\n",  # ; and decimal commas, NA, empty
+        b"name,score\n\"Smith, J\",3\nLee,\n",  # a quoted delimiter, a missing value
+        b"x\ty\r\n1\t2\r\n",
+        b"a|b\nfoo|bar\n",
+        b"one column\nalpha\nbeta\n",
+        "\ufeffcol,\u00e9t\u00e9\n1,2\n".encode(),
+        b'id,comment\n1,"two\nlines"\n2,fine\n',
+    ],
+)
+def test_csv_accepts_real_exports(data: bytes) -> None:
+    validate("csv", data)
+
+
+def test_csv_names_the_line_of_a_ragged_row_and_the_delimiter() -> None:
+    assert rejects("csv", b"a;b;c\n1;2;3\n4;5\n") == "line 3: expected 3 columns separated by ';', found 2"
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "empty CSV file"),
+    (b"\n \n", "empty CSV file"),
+    (b"a,b,c\n", "CSV file has a header but no data rows"),
+    (b'a,b\n"open,2\n', "not a well-formed CSV file: unexpected end of data"),
+    (b"a,b\n1,\x00\n", "not a CSV file: contains NUL bytes"),
+])
+def test_csv_rejects_with_a_reason(data: bytes, message: str) -> None:
+    assert rejects("csv", data) == message
 
 
 # --- fasta ---
@@ -337,16 +372,17 @@ def test_custom_validation_failed_keeps_its_message() -> None:
 def test_unknown_validators() -> None:
     good = ["none", "seq", "pdb_file", f"{HERE}:reject_everything", f"{HERE}:Holder.check"]
     assert unknown_validators(good) == []
-    bad = [
-        "no_such_module_xyz:check",
-        f"{HERE}:missing_function",
-        f"{HERE}:NOT_CALLABLE",
-        "not_a_builtin",
-        "",
-        ":check",
-        f"{HERE}:",
-    ]
+    bad = ["not_a_builtin", "", ":check", f"{HERE}:", "a b:c"]
     assert unknown_validators(["text", *bad, "json"]) == bad
+
+
+def test_unusable_references_are_found_in_a_child() -> None:
+    from app.services.validator_sandbox import problems
+
+    found = problems(["no_such_module_xyz:check", f"{HERE}:missing_function", f"{HERE}:NOT_CALLABLE",
+                      f"{HERE}:Holder.check"], ["no_such_module_xyz", "tests"])
+    assert set(found) == {"no_such_module_xyz:check", f"{HERE}:missing_function", f"{HERE}:NOT_CALLABLE"}
+    assert "cannot import no_such_module_xyz" in found["no_such_module_xyz:check"]
 
 
 # --- validate_all ---
