@@ -22,6 +22,10 @@ AA_DIR = ".aa"  # the job's own files in its working directory, never results
 SCRIPT, STDOUT, STDERR, EXIT, TIMED_OUT, SCHEDULER_LOG, STARTED = (
     "job.sh", "stdout", "stderr", "exit", "timed_out", "scheduler.log", "started")
 COMMAND_TIMEOUT = 60.0  # seconds a scheduler command may take before it counts as unreachable
+# The variables a scheduler gives its jobs, which the program keeps (shell patterns): everything else
+# the job starts with (Grid Engine passes on its execution daemon's environment) is dropped.
+SCHEDULER_VARIABLES = ("SLURM_*", "SGE_*", "JOB_ID", "JOB_NAME", "NSLOTS", "NHOSTS", "NQUEUES", "PE",
+                       "PE_HOSTFILE", "QUEUE", "REQNAME", "RESTARTED")
 
 # Where a job is, in our words; the scheduler's own word is kept as JobStatus.state.
 WAITING, RUNNING, ENDED = "waiting", "running", "ended"
@@ -130,6 +134,11 @@ def write_script(workdir: Path, *, argv: list[str], env: dict[str, str], stdout:
         f"cd {shlex.quote(str(workdir))} || exit 111",
         # Where and when it started, for a job too short for any poll to see it running.
         f'echo "$(uname -n) $(date +%s)" >{AA_DIR}/{STARTED}',
+        # The program's environment is the step's (SPEC §4.3), whatever the scheduler started with.
+        "for name in $(env | sed -n 's/^\\([A-Za-z_][A-Za-z0-9_]*\\)=.*/\\1/p'); do",
+        # PATH stays for the script's own commands until the step's replaces it (it always has one).
+        f'  case "$name" in PATH|{"|".join(SCHEDULER_VARIABLES)}) ;; *) unset "$name" 2>/dev/null ;; esac',
+        "done",
         f"export {exports}" if exports else "",
     ]
     if timeout:

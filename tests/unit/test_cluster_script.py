@@ -12,11 +12,13 @@ from app.backends.gridengine import GridEngine
 from app.backends.slurm import _status
 
 
-def run_script(tmp_path: Path, argv: list[str], **kwargs) -> tuple[Path, subprocess.CompletedProcess]:
+def run_script(tmp_path: Path, argv: list[str], *, started_with: dict[str, str] | None = None,
+               **kwargs) -> tuple[Path, subprocess.CompletedProcess]:
     options = {"env": {}, "stdout": None, "timeout": None, "grace": 1, "header": "a test", **kwargs}
     script = cluster.write_script(tmp_path, argv=argv, **options)
     # A job is a process group of its own, as under slurmstepd or Grid Engine's shepherd.
-    return script, subprocess.run([str(script)], start_new_session=True, capture_output=True, timeout=60, check=False)
+    return script, subprocess.run([str(script)], start_new_session=True, capture_output=True, timeout=60,
+                                  check=False, env=started_with)
 
 
 def test_every_value_is_quoted(tmp_path):
@@ -31,9 +33,14 @@ def test_every_value_is_quoted(tmp_path):
 
 
 def test_environment_is_exactly_the_given_one(tmp_path):
-    run_script(tmp_path, ["/usr/bin/env"], env={"PATH": "/usr/bin:/bin", "X": "x y", "Q": "'$(id)'"})
+    # What Grid Engine's execution daemon passes on: its own environment, secrets included.
+    daemon = {"PATH": "/usr/bin:/bin", "DATABASE_URL": "postgresql://secret", "AA_SMTP_URL": "smtp://pw@h",
+              "HOME": "/root", "MULTI": "line\nAA_X=1", "SLURM_JOB_ID": "7", "JOB_ID": "8", "NSLOTS": "1"}
+    run_script(tmp_path, ["/usr/bin/env"], env={"PATH": "/usr/bin:/bin", "X": "x y", "Q": "'$(id)'"},
+               started_with=daemon)
     variables = dict(line.split("=", 1) for line in (tmp_path / ".aa/stdout").read_text().splitlines())
-    assert variables["X"] == "x y" and variables["Q"] == "'$(id)'"
+    scheduler = {"SLURM_JOB_ID": "7", "JOB_ID": "8", "NSLOTS": "1"}
+    assert variables == {"PATH": "/usr/bin:/bin", "X": "x y", "Q": "'$(id)'", **scheduler}
 
 
 def test_exit_status_and_stderr_are_recorded(tmp_path):
