@@ -264,5 +264,14 @@ RETRY_QUEUE_JOB = (
     "SELECT procrastinate_retry_job_v2(%(job_id)s, now() + make_interval(secs => %(delay)s), NULL, NULL, NULL)"
 )
 
+# A retried queue job that is due at once, announced as Procrastinate's trigger announces an inserted
+# one (its retry function announces nothing): an idle runner takes it now, not at its next poll.
+ANNOUNCE_QUEUE_JOB = """
+    SELECT pg_notify(channel, json_build_object('type', 'job_inserted', 'job_id', jobs.id)::text)
+    FROM procrastinate_jobs AS jobs,
+         LATERAL (VALUES ('procrastinate_queue_v1#' || jobs.queue_name), ('procrastinate_any_queue_v1')) AS c(channel)
+    WHERE jobs.id = %(job_id)s
+"""
+
 # A lost step with no retries left: it Crashed (its submission ends with END_SUBMISSION).
 CRASH_STEP = "UPDATE steps SET state = 'Crash', message = %(message)s, finished = %(now)s WHERE id = %(id)s"

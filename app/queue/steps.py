@@ -239,6 +239,8 @@ def lose_attempt(connection: Connection, *, submission_id: str, step_id: int, qu
 def retry_queue_job(connection: Connection, queue_job_id: int, delay: float) -> None:
     """Run a lost step's queue job again after `delay` seconds (a new attempt)."""
     connection.execute(statements.RETRY_QUEUE_JOB, {"job_id": queue_job_id, "delay": delay})
+    if delay <= 0:  # one due later is found by the runners' poll when it comes due
+        connection.execute(statements.ANNOUNCE_QUEUE_JOB, {"job_id": queue_job_id})
 
 
 def close_cancelled_cluster_attempt(connection: Connection, *, step_id: int, number: int, queue_job_id: int) -> None:

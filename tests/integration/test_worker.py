@@ -20,6 +20,16 @@ jobs:
   - {name: echo, steps: [{task: echo}, {task: again}]}
 """
 
+# A step that another attempt may follow when its worker dies.
+RETRIED = """
+version: 1
+backends: [{name: local, type: local}]
+tasks:
+  - {name: again, backend: local, executable: "echo -n", retries: 1}
+jobs:
+  - {name: again, steps: [{task: again}]}
+"""
+
 
 def wait_state(client, sub_id, timeout=20):
     deadline = time.monotonic() + timeout
@@ -114,3 +124,30 @@ def test_idle_runners_poll_one_at_a_time_and_the_poll_finds_a_lost_notification(
         session.execute(text("SET LOCAL session_replication_role = replica"))
         stored = intake.submit(session, job="echo", params={}, inputs={"input_data": Upload(b"x")})
     assert wait_state(client, stored.id, timeout=10)["state"] == "Complete"  # found by the backstop poll
+
+
+def test_a_step_whose_worker_died_starts_again_at_once_not_at_the_next_poll(client, load_config, worker, sessions):
+    from sqlalchemy import text
+
+    from app.db import driver
+    from app.queue import steps
+
+    load_config(RETRIED)
+    with transaction(sessions) as session:
+        stored = intake.submit(session, job="again", params={}, inputs={})
+        dead = session.execute(text("SELECT procrastinate_register_worker_v1()")).scalar_one()
+    with transaction(sessions) as session:  # the dead worker had claimed the first step, and went silent
+        (claim,) = steps.claim_many(driver(session), queues=None, worker_id=dead, worker="dead:1", limit=1)
+        assert claim.work is not None and claim.work.attempt == 1
+        session.execute(text("UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 hour' "
+                             "WHERE id = :id"), {"id": dead})
+    with sessions() as session:  # silence from before the server's start does not count (app.queue.recovery)
+        while session.execute(text("SELECT now() - pg_postmaster_start_time() < interval '3 s'")).scalar_one():
+            session.rollback()  # a new transaction: a new now()
+            time.sleep(0.2)
+    started = time.monotonic()
+    # Only a notification can wake its runners in time: their backstop poll is 30 s away.
+    worker(concurrency=2, poll_seconds=30, stalled_after_seconds=2, retry_backoff_seconds=0)
+    body = wait_state(client, stored.id, timeout=25)
+    assert body["state"] == "Complete" and body["steps"][0]["attempts"] == 2, body
+    assert time.monotonic() - started < 10
