@@ -44,7 +44,7 @@ class DiffArgs(Schema):
 
 
 class DiffSchema(Schema):
-    old = fields.Integer()
+    old = fields.Integer(allow_none=True, metadata={"description": "null: the first version, against nothing"})
     new = fields.Integer()
     diff = fields.String(metadata={"description": "a unified diff of the two versions' normalised dumps"})
 
@@ -108,7 +108,11 @@ class VersionDiff(MethodView):
     @blp.arguments(DiffArgs, location="query")
     @blp.response(200, DiffSchema)
     def get(self, args, number: int):
-        """What changed from an older version (default: the one before) to this one."""
+        """What changed from an older version (default: the one before; the first version's diff
+        is against nothing, every line added) to this one."""
         require_admin()
-        old = args.get("against", number - 1)
-        return {"old": old, "new": number, "diff": config_versions.diff(database.session(), old, number)}
+        if "against" in args:
+            old = args["against"]
+            return {"old": old, "new": number, "diff": config_versions.diff(database.session(), old, number)}
+        compared = config_versions.against_previous(database.session(), number)
+        return {"old": compared.previous, "new": number, "diff": compared.diff}

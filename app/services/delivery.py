@@ -131,7 +131,8 @@ def send_email(address: str, payload: dict[str, Any], settings: Settings) -> Non
     message.set_content(
         f"Your submission {payload['id']} of job {payload.get('job')} has ended: {payload['state']}.\n"
         + (f"{payload['message']}\n" if payload.get("message") else "")
-        + f"\nIts state and results: {settings.public_url}/api/submissions/{payload['id']}\n")
+        + f"\nIts progress and results: {settings.public_url}/submissions/{payload['id']}\n"
+        + f"The same for programs (JSON): {settings.public_url}/api/submissions/{payload['id']}\n")
     try:
         if url.scheme == "smtps":
             client: smtplib.SMTP = smtplib.SMTP_SSL(url.hostname, url.port or 465, timeout=TIMEOUT_SECONDS,

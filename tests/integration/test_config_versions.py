@@ -54,6 +54,9 @@ def test_every_load_is_a_version_with_its_changes_and_a_diff(client, admin_token
     diff = client.get("/api/config/versions/2/diff", headers=auth).json
     assert diff["old"] == 1 and "-- name: count_lines" in diff["diff"] and "+  description: Count the words" in (
         diff["diff"])
+    first = client.get("/api/config/versions/1/diff", headers=auth).json  # against nothing, as its page shows
+    assert first["old"] is None and "+- name: count_lines" in first["diff"] and not any(
+        line.startswith("-") and not line.startswith("---") for line in first["diff"].splitlines())
     assert client.get("/api/config/versions/9/diff", headers=auth).status_code == 404
     assert client.get("/api/config/versions").status_code == 401
 

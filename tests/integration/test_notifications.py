@@ -133,7 +133,9 @@ def test_a_worker_sends_the_email_and_the_signed_callback_once(
 
     mail = mailbox.messages[0]
     assert mail["To"] == "someone@example.org" and "Complete" in mail["Subject"]
-    assert f"http://aa.example/api/submissions/{submission_id}" in mail.get_payload(decode=True).decode()
+    text = mail.get_payload(decode=True).decode().replace("\r\n", "\n")
+    assert f"http://aa.example/submissions/{submission_id}\n" in text  # the page, for people
+    assert f"http://aa.example/api/submissions/{submission_id}\n" in text
 
     call = callbacks.received[0]
     headers = call["headers"]
