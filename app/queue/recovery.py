@@ -22,6 +22,12 @@ _PRUNE = text(
     "WHERE greatest(last_heartbeat, pg_postmaster_start_time()) < now() - make_interval(secs => :seconds) "
     "RETURNING id"
 )
+# Seconds until the longest-silent other worker passes the stall limit (as _PRUNE counts silence);
+# NULL when there is no other worker.
+_NEXT_STALL = text(
+    "SELECT extract(epoch FROM min(greatest(last_heartbeat, pg_postmaster_start_time())) "
+    "+ make_interval(secs => :seconds) - now()) FROM procrastinate_workers WHERE id <> :id"
+)
 # A fresh heartbeat for every worker heard in the last `silent` seconds.
 _PARDON = text(
     "UPDATE procrastinate_workers SET last_heartbeat = now() "
@@ -58,6 +64,13 @@ def recover_stalled(session: Session, settings: Settings) -> int:
             delay = backoff_delay(job.attempts or 1, settings.retry_backoff_seconds)
             steps.retry_queue_job(driver(session), job.id, delay)
     return len(stalled)
+
+
+def next_stall_in(session: Session, settings: Settings, worker_id: int) -> float | None:
+    """Seconds until another worker, silent since its last heartbeat, could be judged dead (None:
+    there is no other worker)."""
+    seconds = session.execute(_NEXT_STALL, {"seconds": settings.stalled_after_seconds, "id": worker_id}).scalar()
+    return None if seconds is None else max(float(seconds), 0.0)
 
 
 def pardon(session: Session, silent: float) -> None:

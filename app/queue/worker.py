@@ -33,6 +33,7 @@ from app.services.execution import FAIL, Outcome, StepWork, execute
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 60.0  # how often the working directories of attempts that died are looked for
+JUDGE_MARGIN = 0.01  # seconds past a silent worker's stall limit at which it is judged (the limit is strict)
 
 _SUBMISSION_TIMES = (
     "SELECT job_name, extract(epoch FROM finished - created)::float FROM submissions WHERE id = %(id)s"
@@ -72,6 +73,7 @@ class Worker:
         self._last_contact = time.monotonic()
         self._cut_off_at: float | None = None
         self._suspects: set[int] = set()
+        self._judge_at: float | None = None  # when (monotonic) a silent worker could next be judged dead
         self._url = sessions.kw["bind"].url.render_as_string(hide_password=False)
         self._links = threading.local()  # each runner thread's own DirectConnection
         self._all_links: list[DirectConnection] = []
@@ -340,8 +342,41 @@ class Worker:
             self._sweep_now.clear()
 
     def _heartbeat(self) -> None:
-        while not self.stop_event.wait(self.settings.heartbeat_seconds):
-            self.beat()
+        """Beat every heartbeat period, judging the dead at each beat; and between beats, at the
+        instant the longest-silent worker passes the stall limit (and once at the start, when this
+        worker may be the one that replaces a dead one): a dead worker's steps are taken up at the
+        stall limit, not up to a heartbeat after it."""
+        next_beat = time.monotonic() + self.settings.heartbeat_seconds
+        self._judge_at = time.monotonic()
+        while True:
+            due = next_beat if self._judge_at is None else min(next_beat, self._judge_at)
+            if self.stop_event.wait(max(due - time.monotonic(), 0.0)):
+                return
+            if time.monotonic() >= next_beat:
+                self.beat()
+                next_beat = time.monotonic() + self.settings.heartbeat_seconds
+            else:
+                self.judge()
+
+    def judge(self) -> None:
+        """Requeue the steps of workers that passed the stall limit, between heartbeats."""
+        self._judge_at = None
+        if self._cut_off_at is not None:
+            return  # we could not reach the database: the next beat judges, pardoning an outage first
+        try:
+            with transaction(self.sessions) as session:
+                if recovery.recover_stalled(session, self.settings):
+                    self._sweep_now.set()
+                self._judge_at = self._next_judgement(session)
+        except DBAPIError as exc:
+            log.warning("could not look for dead workers (%s)", exc.orig)
+
+    def _next_judgement(self, session: Session) -> float | None:
+        """When to judge next if before the next beat: as the longest-silent worker's stall limit passes."""
+        seconds = recovery.next_stall_in(session, self.settings, self.worker_id)
+        if seconds is None or seconds >= self.settings.heartbeat_seconds:
+            return None  # the beats come first
+        return time.monotonic() + seconds + JUDGE_MARGIN
 
     def beat(self) -> bool:
         """One heartbeat, in which dead workers are judged; False if the database was out of reach."""
@@ -371,6 +406,7 @@ class Worker:
                 self.abort(job_id)  # in case the NOTIFY was missed
             if recovery.recover_stalled(session, self.settings):
                 self._sweep_now.set()  # their working directories are left behind
+            self._judge_at = self._next_judgement(session)
             # A claim whose commit succeeded while we saw the connection fail is ours but run by
             # no thread. Seen so at two beats in a row (not just claimed in between), it is lost.
             unowned = recovery.find_unowned(session, self.worker_id, set(running))

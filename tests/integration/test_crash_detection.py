@@ -79,3 +79,18 @@ def test_without_an_outage_of_its_own_a_worker_judges_by_silence_alone(sessions)
     assert judge.beat()
     assert _registered(sessions) == {judge.worker_id}
     assert silent not in _registered(sessions)
+
+
+def test_a_silent_worker_is_judged_as_its_stall_limit_passes_not_at_the_next_heartbeat(sessions, worker):
+    """The bound on recovery is the stall limit, not the stall limit plus a heartbeat."""
+    while _server_age(sessions) < 4:
+        time.sleep(0.2)  # silence from before the server's start does not count
+    silent = _peer(sessions, silent_for=1.0)
+    started = time.monotonic()
+    judge = worker(concurrency=1, heartbeat_seconds=30, stalled_after_seconds=2)
+    while silent in _registered(sessions) and time.monotonic() - started < 20:
+        time.sleep(0.05)
+    judged_after = time.monotonic() - started
+    assert silent not in _registered(sessions) and judge.worker_id in _registered(sessions)
+    # It had 1 s left of its stall limit; the judge's first beat is 30 s away.
+    assert judged_after < 5, judged_after
