@@ -92,7 +92,7 @@ COMPLETE_FROM_CACHE = (
 
 # The end of an attempt, when its worker does not go on with a next step under its queue job: the
 # attempt and its step, the queue job finished, and the submission Complete (announced) when this
-# was its last step to end (`ends`).
+# was its last step to end (`ends`), with its job's name and run time for the worker's log line.
 RECORD_OUTCOME = """
     WITH closed_attempt AS (
         UPDATE attempts SET exit_status = %(exit_status)s, outcome = %(outcome)s, stdout = %(stdout)s,
@@ -105,9 +105,11 @@ RECORD_OUTCOME = """
     ), ended AS (
         UPDATE submissions SET state = 'Complete', message = '', finished = %(now)s
         WHERE id = %(submission_id)s AND %(ends)s
+        RETURNING job_name, extract(epoch FROM finished - created)::float AS seconds
     )
     SELECT (SELECT procrastinate_finish_job_v1(%(job_id)s, 'succeeded', true)),
-           (SELECT pg_notify('aa_submission_finished', CAST(%(submission_id)s AS text)) WHERE %(ends)s)
+           (SELECT pg_notify('aa_submission_finished', CAST(%(submission_id)s AS text)) WHERE %(ends)s),
+           (SELECT job_name FROM ended), (SELECT seconds FROM ended)
 """
 
 # A step's results: their contents (once each), then the rows naming them.

@@ -144,11 +144,11 @@ def record(
     if taken is None:
         # The last step to succeed ends its submission in the same statement (see dag.complete_if_done).
         ends = outcome.action == SUCCESS and not snapshot.finished and dag.all_done(snapshot)
-        connection.execute(statements.RECORD_OUTCOME, {**closing, "job_id": queue_job_id, "ends": ends,
-                                                       "submission_id": snapshot.id})
+        row = connection.execute(statements.RECORD_OUTCOME, {**closing, "job_id": queue_job_id, "ends": ends,
+                                                             "submission_id": snapshot.id}).fetchone()
         if ends:
             snapshot.state, snapshot.finished = SubmissionState.COMPLETE, True
-            outcome.ended = snapshot.state
+            outcome.ended, outcome.ended_job = snapshot.state, (row[2], row[3])
     if retrying:
         dag.queue(connection, snapshot, [step], delay=backoff_delay(step.attempts, backoff))
         return None  # this attempt's files are dropped: the next attempt makes its own

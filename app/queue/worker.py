@@ -309,14 +309,17 @@ class Worker:
         log.info("step %s (id %s) of submission %s: %s after %.2f s (attempt %d, exit status %s)",
                  work.step_name, work.step_id, work.submission_id, state, seconds, work.attempt, outcome.exit_status)
         if outcome.ended is not None:
-            try:
-                with self._link().transaction() as connection:
-                    job, total = connection.execute(_SUBMISSION_TIMES, {"id": work.submission_id}).fetchone() or (
-                        None, None)
-            except psycopg.Error:  # only a log line is lost; the step is recorded
-                job = total = None
+            job, total = outcome.ended_job or self._submission_times(work.submission_id)
             log.info("submission %s (job %s) ended %s after %.2f s", work.submission_id, job, outcome.ended,
                      total if total is not None else float("nan"))
+
+    def _submission_times(self, submission_id: str) -> tuple[str | None, float | None]:
+        """A submission's job and seconds from creation to its end, for the log (None: not found)."""
+        try:
+            with self._link().transaction() as connection:
+                return connection.execute(_SUBMISSION_TIMES, {"id": submission_id}).fetchone() or (None, None)
+        except psycopg.Error:  # only a log line is lost; the step is recorded
+            return None, None
 
     def _link(self) -> DirectConnection:
         """This thread's connection for claiming and recording steps."""

@@ -48,6 +48,8 @@ class Outcome:
     stderr: str = ""
     argv: list[str] | None = None  # what ran, for admins (it may hold server paths)
     ended: str | None = None  # set when recording it ended its submission: the submission's state
+    # With `ended`, where the record knew them: the submission's job and its seconds from creation.
+    ended_job: tuple[str, float] | None = None
 
 
 def execute(

@@ -151,3 +151,19 @@ def test_a_step_whose_worker_died_starts_again_at_once_not_at_the_next_poll(clie
     body = wait_state(client, stored.id, timeout=25)
     assert body["state"] == "Complete" and body["steps"][0]["attempts"] == 2, body
     assert time.monotonic() - started < 10
+
+
+def test_the_log_tells_a_submissions_end_with_its_job_and_run_time(client, load_config, worker, caplog):
+    import logging
+    import re
+
+    load_config(CONFIG)
+    caplog.set_level(logging.INFO, logger="app.queue.worker")
+    worker(concurrency=1)
+    created = client.post("/api/submissions", json={"job": "echo", "inputs": {"input_data": "x"}})
+    body = wait_state(client, created.json["id"])
+    assert body["state"] == "Complete"
+    lines = [r.getMessage() for r in caplog.records if r.name == "app.queue.worker"]
+    ended = [m for line in lines if (m := re.fullmatch(rf"submission {body['id']} \(job echo\) ended Complete "
+                                                        r"after ([0-9.]+) s", line))]
+    assert len(ended) == 1 and 0 < float(ended[0][1]) < 20, lines
